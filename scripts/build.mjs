@@ -1,7 +1,7 @@
 // Builds dist/: esbuild bundles each public entry (ESM, shared chunks), then tsc writes the .d.ts files.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 
 const ENTRIES = [
   'src/index.ts',
@@ -15,10 +15,12 @@ const ENTRIES = [
   'src/cli/main.ts',
 ];
 
-rmSync('dist', { recursive: true, force: true });
+// Build into a fresh directory and swap it in, so that a process running from dist/ never sees half a build.
+const out = `dist.tmp-${process.pid}`;
+rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: ENTRIES,
-  outdir: 'dist',
+  outdir: out,
   outbase: 'src',
   bundle: true,
   splitting: true,
@@ -30,6 +32,14 @@ await build({
   chunkNames: '_chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
   stdio: 'inherit',
 });
+const old = `dist.old-${process.pid}`;
+try {
+  renameSync('dist', old);
+} catch {
+  // no previous build
+}
+renameSync(out, 'dist');
+rmSync(old, { recursive: true, force: true });
