@@ -1,7 +1,7 @@
 // Builds dist/: esbuild bundles each public entry (ESM, shared chunks), then tsc writes the .d.ts files.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 
 const ENTRIES = [
   'src/index.ts',
@@ -15,11 +15,15 @@ const ENTRIES = [
   'src/cli/main.ts',
 ];
 
+// `--js-only` (development while parts are missing): skip absent entries and the .d.ts step.
+const jsOnly = process.argv.includes('--js-only');
+const entries = jsOnly ? ENTRIES.filter((entry) => existsSync(entry)) : ENTRIES;
+
 // Build into a fresh directory and swap it in, so that a process running from dist/ never sees half a build.
 const out = `dist.tmp-${process.pid}`;
 rmSync(out, { recursive: true, force: true });
 await build({
-  entryPoints: ENTRIES,
+  entryPoints: entries,
   outdir: out,
   outbase: 'src',
   bundle: true,
@@ -32,9 +36,11 @@ await build({
   chunkNames: '_chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
-  stdio: 'inherit',
-});
+if (!jsOnly) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
+    stdio: 'inherit',
+  });
+}
 const old = `dist.old-${process.pid}`;
 try {
   renameSync('dist', old);
