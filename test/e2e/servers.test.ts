@@ -15,7 +15,7 @@ describe('renderTemplate', () => {
 });
 
 // Under CI=true a missing server throws inside hasTool instead of skipping.
-describe.skipIf(!hasTool('nginx', 'nginx'))('startNginx', () => {
+describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('startNginx', () => {
   it('serves the given server block and stops', async () => {
     const server = await startNginx({ server: 'location / { return 200 "nginx-ok\\n"; }' });
     try {
@@ -28,8 +28,7 @@ describe.skipIf(!hasTool('nginx', 'nginx'))('startNginx', () => {
   });
 });
 
-describe.skipIf(!hasTool('apache2', 'apache2'))('startApache', () => {
-  // CI: throws when missing
+describe.skipIf(!hasTool('apache2', 'apache2') /* throws under CI=true */)('startApache', () => {
   it('serves a static file from its document root', async () => {
     const server = await startApache({ config: '', modules: [] });
     try {
@@ -43,8 +42,7 @@ describe.skipIf(!hasTool('apache2', 'apache2'))('startApache', () => {
   });
 });
 
-describe.skipIf(!hasTool('lighttpd', 'lighttpd'))('startLighttpd', () => {
-  // CI: throws when missing
+describe.skipIf(!hasTool('lighttpd', 'lighttpd') /* throws under CI=true */)('startLighttpd', () => {
   it('serves a static file from its document root', async () => {
     const server = await startLighttpd({ config: '', modules: [] });
     try {
