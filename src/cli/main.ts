@@ -31,21 +31,51 @@ function usage(): string {
   ].join('\n');
 }
 
+/** The known command closest to a mistyped one (at most two edits away), for a "did you mean" hint. */
+function closestCommand(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of Object.keys(COMMANDS)) {
+    // Levenshtein distance, one row at a time: command names are short.
+    let row = Array.from({ length: candidate.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= name.length; i++) {
+      const next = [i];
+      for (let j = 1; j <= candidate.length; j++) {
+        const cost = name[i - 1] === candidate[j - 1] ? 0 : 1;
+        next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost));
+      }
+      row = next;
+    }
+    const distance = row[candidate.length] ?? Infinity;
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
 /** Runs the CLI with `args` (process.argv minus node and script; tests pass their own) and returns the exit code. */
 export async function main(args: string[] = process.argv.slice(2)): Promise<number> {
-  const [name, ...rest] = args;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(usage() + '\n');
-    return name === undefined ? 2 : 0;
+  let [name, ...rest] = args;
+  if (name === undefined) {
+    // No command is a usage error: the usage goes to stderr so that `tsgi > file` does not hide it.
+    process.stderr.write(usage() + '\n');
+    return 2;
   }
+  if (name === '--help' || name === '-h' || (name === 'help' && rest.length === 0)) {
+    process.stdout.write(usage() + '\n');
+    return 0;
+  }
+  if (name === 'help') [name, rest] = [rest[0] as string, ['--help']];
   if (name === '--version' || name === '-v') {
     const { default: pkg } = await import('../../package.json', { with: { type: 'json' } });
     process.stdout.write(`tsgi ${pkg.version}\n`);
     return 0;
   }
-  const load = COMMANDS[name];
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (load === undefined) {
-    process.stderr.write(`tsgi: unknown command '${name}' (hint: run 'tsgi --help' for the list)\n`);
+    const guess = closestCommand(name);
+    const hint = guess ? `did you mean 'tsgi ${guess}'? ` : '';
+    const what = name.startsWith('-') ? 'option' : 'command';
+    process.stderr.write(`tsgi: unknown ${what} '${name}' (hint: ${hint}run 'tsgi --help' for the list)\n`);
     return 2;
   }
   try {
@@ -56,6 +86,11 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<numb
       process.stderr.write(`tsgi ${name}: ${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}\n`);
       return error.exitCode;
     }
-    throw error;
+    // Anything else is an error from APP's module or a tsgi bug: still one line, the stack on request.
+    if (process.env.TSGI_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    const hint = process.env.TSGI_DEBUG ? '' : ' (hint: set TSGI_DEBUG=1 for the stack trace)';
+    process.stderr.write(`tsgi ${name}: ${message.split('\n')[0]}${hint}\n`);
+    return 1;
   }
 }

@@ -1,0 +1,198 @@
+// toNodeHandler: a tsgi application as a node:http / https / http2-compatibility / Express request listener.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { performance } from 'node:perf_hooks';
+import { requestVars } from '../http/request-vars.js';
+import { RequestError } from '../shared/errors.js';
+import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
+import { parseStatus } from '../shared/headers.js';
+import { createInput, parseContentLength } from '../shared/input.js';
+import { runApplication } from '../shared/respond.js';
+import type { Application, ErrorStream, Header, ResponseOutcome, ResponseSink } from '../shared/types.js';
+
+type NodeRequest = IncomingMessage | Http2ServerRequest;
+type NodeResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * A `(req, res)` listener. The parameters take either flavour, so the same function is accepted by
+ * `http.createServer`, `https.createServer`, `http2.createServer`/`createSecureServer` and Express routes.
+ */
+export type NodeRequestListener = (req: NodeRequest, res: NodeResponse) => void;
+
+/** What happened to one request, for access logs and metrics. */
+export interface NodeResponseReport {
+  readonly request: NodeRequest;
+  readonly outcome: ResponseOutcome;
+  /** From the call of the listener to the end of the response, in milliseconds. */
+  readonly durationMs: number;
+}
+
+/** Options of {@link toNodeHandler}. */
+export interface ToNodeHandlerOptions {
+  /** `tsgi.errors` (default: process.stderr). */
+  errors?: ErrorStream;
+  /** Passed to buildEnviron: the `tsgi.multithread` / `tsgi.multiprocess` flags and extra environ keys. */
+  environ?: Pick<EnvironOptions, 'multithread' | 'multiprocess' | 'extra' | 'onStep'>;
+  /** Called once per request after the response ended (or was cut off, or refused with a 400). */
+  onResponse?(report: NodeResponseReport): void;
+}
+
+const STDERR: ErrorStream = { write: (text) => void process.stderr.write(text) };
+
+/**
+ * The transport side of one response on a node:http `ServerResponse` (or its http2 twin): the response driver
+ * decides everything, this only serializes, and waits for 'drain' so a slow client slows the application.
+ */
+class NodeResponseSink implements ResponseSink {
+  readonly #res: NodeResponse;
+  readonly #http2: boolean;
+  // node:http drops body writes for HEAD (RFC 9110 §9.3.2) but the driver still iterates and closes the body.
+  readonly #skipBody: boolean;
+  #closed = false;
+  #finished = false;
+
+  constructor(req: NodeRequest, res: NodeResponse, onClientGone: () => void) {
+    this.#res = res;
+    this.#http2 = req.httpVersionMajor >= 2;
+    this.#skipBody = req.method === 'HEAD';
+    res.once('finish', () => (this.#finished = true));
+    res.once('close', () => {
+      this.#closed = true;
+      // 'close' before 'finish' means the connection went away under the response: abort tsgi.signal.
+      if (!this.#finished) onClientGone();
+    });
+  }
+
+  sendHead(status: string, headers: readonly Header[]): void {
+    if (this.#closed) return;
+    const code = parseStatus(status);
+    const flat: string[] = [];
+    for (const [name, value] of headers) flat.push(name, value);
+    if (this.#http2) {
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); passing one only makes Node print a warning.
+      (this.#res as Http2ServerResponse).writeHead(code, flat as unknown as Record<string, string>);
+      return;
+    }
+    const res = this.#res as ServerResponse;
+    const reason = status.slice(4);
+    if (res.getHeaderNames().length === 0) {
+      // A flat [name, value, …] list keeps repeated names (two Set-Cookie) apart and in the app's order.
+      res.writeHead(code, reason, flat);
+      return;
+    }
+    // Headers already set on `res` (Express sets X-Powered-By before the route runs): Node 20's writeHead(array)
+    // merges through setHeader and keeps only the last of two Set-Cookie, so append them one by one instead.
+    for (const [name] of headers) res.removeHeader(name);
+    for (const [name, value] of headers) res.appendHeader(name, value);
+    res.writeHead(code, reason);
+  }
+
+  write(chunk: Uint8Array): void | Promise<void> {
+    if (this.#skipBody || this.#closed) return;
+    if ((this.#res as ServerResponse).write(chunk)) return;
+    return this.#until('drain');
+  }
+
+  end(ok: boolean): void | Promise<void> {
+    if (this.#closed) return;
+    if (!ok) {
+      // Destroying the socket (HTTP/2: resetting the stream) is the only way a client can tell a cut-off
+      // response from a complete one once the head went out without a Content-Length.
+      this.#res.destroy();
+      return;
+    }
+    this.#res.end();
+    if (this.#finished) return;
+    return this.#until('finish');
+  }
+
+  /** Resolves on `event` or when the connection closes, whichever comes first (a gone client never drains). */
+  #until(event: 'drain' | 'finish'): Promise<void> {
+    return new Promise((resolve) => {
+      const res = this.#res;
+      const done = (): void => {
+        res.off(event, done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on(event, done);
+      res.on('close', done);
+    });
+  }
+}
+
+/**
+ * Answers a request that never reached the application: a 400 when the environ builder refused it (its
+ * RequestError says why), a 500 for anything else. One line goes to `tsgi.errors`; the connection is closed.
+ */
+function refuseRequest(
+  req: NodeRequest,
+  res: NodeResponse,
+  error: unknown,
+  errors: ErrorStream,
+): ResponseOutcome {
+  const clientFault = error instanceof RequestError;
+  const status = clientFault ? 400 : 500;
+  const reason = clientFault ? 'Bad Request' : 'Internal Server Error';
+  const message = error instanceof Error ? error.message : String(error);
+  errors.write(`tsgi http: ${status} for ${req.method ?? '?'} ${req.url ?? ''}: ${message}\n`);
+  // A client learns why its request was refused; a server fault stays a bare 500 (the detail went to the log).
+  const body = Buffer.from(
+    clientFault ? `${status} ${reason}\n\n${message}\n` : `${status} ${reason}\n`,
+    'utf8',
+  );
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': body.length,
+  };
+  if (req.httpVersionMajor < 2) headers.Connection = 'close';
+  if (!res.headersSent) (res as ServerResponse).writeHead(status, headers);
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
+  return { ok: true, status, bytes: body.length, headersSent: true, error };
+}
+
+/**
+ * Mounts a tsgi application on any Node `(req, res)` server: node:http, https, the http2 compatibility API, or
+ * as an Express route (`app.use('/legacy', toNodeHandler(tsgiApp))` makes `/legacy` the SCRIPT_NAME).
+ *
+ * The environ is what a CGI server would build for the same request (see `requestVars`); `tsgi.input` reads
+ * the request body only as the application asks for it; `tsgi.signal` aborts when the client goes away.
+ * A request the environ builder refuses gets a 400; everything else is up to the response driver.
+ *
+ * @example
+ * http.createServer(toNodeHandler(app)).listen(8000);
+ */
+export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = {}): NodeRequestListener {
+  const errors = options.errors ?? STDERR;
+  const { onResponse } = options;
+  const environOptions = options.environ ?? {};
+
+  return (req, res) => {
+    const started = performance.now();
+    const abort = new AbortController();
+    const sink = new NodeResponseSink(req, res, () => abort.abort());
+    const report = (outcome: ResponseOutcome): void => {
+      onResponse?.({ request: req, outcome, durationMs: performance.now() - started });
+    };
+
+    let environ;
+    try {
+      // Node's parser frames every request body (Content-Length, chunked, or none): the input always ends at
+      // the end of the body, with or without CONTENT_LENGTH (PEP 3333's wsgi.input_terminated).
+      const input = createInput(req, {
+        contentLength: parseContentLength(req.headers['content-length']),
+        inputTerminated: true,
+      });
+      environ = buildEnviron(requestVars(req), input, errors, {
+        ...environOptions,
+        signal: abort.signal,
+        inputTerminated: true,
+      });
+    } catch (error) {
+      report(refuseRequest(req, res, error, errors));
+      return;
+    }
+    void runApplication(app, environ, sink).then(report);
+  };
+}

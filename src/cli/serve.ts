@@ -1,0 +1,153 @@
+// `tsgi serve APP`: the development server on node:http, with the validator on (as rackup and plackup do).
+import { parseArgs } from 'node:util';
+import { CliError } from './cli-error.js';
+import type { Command } from './main.js';
+
+const HELP = `usage: tsgi serve APP [--host HOST] [--port PORT] [--no-validate]
+
+Serves APP on the development server (node:http): streaming in both directions, keep-alive, HEAD, one access
+log line per request on stderr. APP is a module path, optionally path#exportName; its default export is the tsgi
+application. .ts files load directly. The validator (tsgi/middleware validate) checks every request and response
+against SPEC.md and reports the first breach; --no-validate turns it off. Ctrl-C (SIGINT) or SIGTERM lets the
+requests in flight finish, then exits; a second signal exits at once. Not for production: use tsgi fastcgi
+behind nginx, Apache or lighttpd.
+
+options:
+  --host HOST     interface to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)
+  --port PORT     TCP port (default 8000; 0 picks a free one)
+  --no-validate   do not wrap APP in the validator
+  -h, --help      this text
+
+examples:
+  tsgi serve examples/hello.ts
+  tsgi serve app.ts#api --host 0.0.0.0 --port 8080 --no-validate
+`;
+
+const USAGE_HINT = "run 'tsgi serve --help' for usage";
+const DEFAULT_PORT = 8000;
+
+/** A TCP port from the command line: decimal digits, 0 to 65535. */
+function parsePort(text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(port <= 65535)) throw new CliError(`bad port '${text}'`, 'a port is a number from 0 to 65535');
+  return port;
+}
+
+/** The flags and APP, or a one-line CliError for anything parseArgs refuses (unknown flag, missing value). */
+function parseServeArgs(args: string[]): {
+  help: boolean;
+  spec?: string;
+  host?: string;
+  port: number;
+  validate: boolean;
+} {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: 'string' },
+        port: { type: 'string', short: 'p' },
+        // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
+        'no-validate': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    // parseArgs' messages are one sentence already ("Unknown option '--foo'…"); keep the first one only.
+    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
+    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, USAGE_HINT);
+  return {
+    help: values.help === true,
+    spec: positionals[0],
+    host: values.host,
+    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
+    validate: values['no-validate'] !== true,
+  };
+}
+
+/** A listen error as one line with a way out. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): CliError {
+  if (error.code === 'EADDRINUSE') {
+    return new CliError(
+      `port ${port} on ${host} is already in use`,
+      'pick another with --port, or --port 0',
+      1,
+    );
+  }
+  if (error.code === 'EACCES') {
+    return new CliError(
+      `no permission to listen on port ${port}`,
+      'ports below 1024 need root; try --port 8000',
+      1,
+    );
+  }
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND' || error.code === 'EAI_AGAIN') {
+    return new CliError(
+      `cannot listen on host '${host}' (${error.code})`,
+      'try --host 127.0.0.1 or --host 0.0.0.0',
+      1,
+    );
+  }
+  return new CliError(
+    `cannot listen on ${host}:${port}: ${error.message}`,
+    'try another --host or --port',
+    1,
+  );
+}
+
+/** Waits for SIGINT or SIGTERM, then for `close()`; a second signal while closing exits at once. */
+function closeOnSignal(close: () => Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const first = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', first);
+      process.off('SIGTERM', first);
+      process.stderr.write(
+        `tsgi serve: ${signal}, finishing requests in flight (send it again to stop now)\n`,
+      );
+      const force = (again: NodeJS.Signals): void => process.exit(again === 'SIGINT' ? 130 : 143);
+      process.once('SIGINT', force);
+      process.once('SIGTERM', force);
+      void close().then(() => {
+        process.off('SIGINT', force);
+        process.off('SIGTERM', force);
+        resolve();
+      });
+    };
+    process.on('SIGINT', first);
+    process.on('SIGTERM', first);
+  });
+}
+
+export const command: Command = {
+  summary: 'serve APP on the development server (node:http), validator on',
+  async run(args) {
+    const options = parseServeArgs(args);
+    if (options.help) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    if (options.spec === undefined)
+      throw new CliError('missing APP', 'usage: tsgi serve APP [--host H] [--port N]');
+    const { loadApp } = await import('./load-app.js');
+    const app = await loadApp(options.spec);
+    const { serve } = await import('../http/server.js');
+    const host = options.host ?? '127.0.0.1';
+    const server = await serve(app, { host, port: options.port, validate: options.validate }).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw listenError(error, host, options.port);
+      },
+    );
+    const validator = options.validate ? 'validator on' : 'validator off';
+    process.stdout.write(`tsgi serve: ${options.spec} on ${server.url} (${validator}; Ctrl-C to stop)\n`);
+    await closeOnSignal(server.close);
+    // Closed and flushed; an app's own timer or pool must not keep the process alive after a Ctrl-C.
+    setTimeout(() => process.exit(0), 1000).unref();
+    return 0;
+  },
+};
