@@ -1,0 +1,119 @@
+// Status and header validation (response splitting, hop-by-hop) and the CGI `Status:` head block (RFC 3875 §6.3).
+import { STATUS_CODES } from 'node:http';
+import { HOP_BY_HOP_HEADERS } from './constants.js';
+import { ValidationError } from './errors.js';
+import type { Header } from './types.js';
+
+export { HOP_BY_HOP_HEADERS } from './constants.js';
+
+// "NNN" or "NNN reason": 3 digits 100–999, then one space and a reason phrase of RFC 9110 §4 characters
+// (HTAB, SP, VCHAR, obs-text). No CR, LF, NUL or other controls, so a status can never split a response.
+const STATUS = /^([1-9][0-9]{2})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+// RFC 9110 §5.1 field-name = token; §5.6.2 tchar.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5 field-value characters: HTAB, SP, VCHAR, obs-text. This refuses CR, LF and NUL (response
+// splitting), the other controls and DEL (which node:http would refuse later, mid-response), and any char above
+// U+00FF (not a byte, so it could not be sent as it is).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : typeof value;
+}
+
+/**
+ * Parses a status line `"NNN Reason"` and returns the code; throws ValidationError `ERR_INVALID_STATUS`.
+ * Choice: PEP 3333 requires the reason phrase, but a bare `"200"` is accepted here (and `normalizeStatus`
+ * fills the standard phrase) because the phrase carries no meaning on the wire (RFC 9110 §15: clients
+ * ignore it). Serving it costs nothing; the validator (`validate()`) still flags it, so apps get fixed in
+ * development without failing requests in production.
+ */
+export function parseStatus(status: unknown): number {
+  const match = typeof status === 'string' ? STATUS.exec(status) : null;
+  if (!match) {
+    throw new ValidationError(
+      'ERR_INVALID_STATUS',
+      `tsgi: invalid status ${describe(status)}; pass "NNN Reason" with a 3-digit code, e.g. "200 OK" (no control characters)`,
+    );
+  }
+  return Number(match[1]);
+}
+
+/** The status with a reason phrase: `"200"` becomes `"200 OK"`, an unknown code gets `"Unknown"`. */
+export function normalizeStatus(status: string): string {
+  const code = parseStatus(status);
+  return status.length === 3 ? `${status} ${STATUS_CODES[code] ?? 'Unknown'}` : status;
+}
+
+/**
+ * Checks response headers: an array of `[name, value]` string pairs, names RFC 9110 tokens, values without CR,
+ * LF, NUL or other controls, no hop-by-hop header (PEP 3333) and no `Status` header (that is the CGI status
+ * line, not a header: wsgiref validate). Throws ValidationError whose message says the fix.
+ */
+export function validateHeaders(headers: unknown): asserts headers is readonly Header[] {
+  if (!Array.isArray(headers)) {
+    throw new ValidationError(
+      'ERR_INVALID_HEADERS',
+      `tsgi: headers must be an array of [name, value] pairs, got ${describe(headers)}`,
+    );
+  }
+  for (const header of headers as unknown[]) {
+    if (!Array.isArray(header) || header.length !== 2) {
+      throw new ValidationError(
+        'ERR_INVALID_HEADERS',
+        `tsgi: each header must be a [name, value] pair, got ${describe(header)}`,
+      );
+    }
+    validateHeader(header[0], header[1]);
+  }
+}
+
+function validateHeader(name: unknown, value: unknown): void {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new ValidationError(
+      'ERR_INVALID_HEADER_NAME',
+      `tsgi: invalid header name ${describe(name)}; use letters, digits and !#$%&'*+-.^_\`|~ only (RFC 9110 §5.1)`,
+    );
+  }
+  const lower = name.toLowerCase();
+  if (HOP_BY_HOP_HEADERS.has(lower)) {
+    throw new ValidationError(
+      'ERR_HOP_BY_HOP_HEADER',
+      `tsgi: the application set the hop-by-hop header ${JSON.stringify(name)}; remove it, the server manages the connection (PEP 3333)`,
+    );
+  }
+  if (lower === 'status') {
+    throw new ValidationError(
+      'ERR_STATUS_HEADER',
+      'tsgi: a "Status" header is not allowed; pass the status to startResponse',
+    );
+  }
+  if (typeof value !== 'string' || !FIELD_VALUE.test(value)) {
+    throw new ValidationError(
+      'ERR_INVALID_HEADER_VALUE',
+      `tsgi: invalid value ${describe(value)} for header ${JSON.stringify(name)}; values are strings without CR, LF, NUL or other control characters, and only chars up to U+00FF (percent-encode or RFC 8187-encode anything else)`,
+    );
+  }
+}
+
+/**
+ * The CGI response head (RFC 3875 §6.3): `Status: NNN Reason\r\n`, one `Name: value\r\n` per header, then an
+ * empty line, as latin1 bytes in one allocation. CGI and FastCGI both write it. Expects a status and headers
+ * that passed `parseStatus` and `validateHeaders` (the response driver guarantees this).
+ */
+export function formatCgiHead(status: string, headers: readonly Header[]): Uint8Array {
+  // "Status: " + status + CRLF, per header name + ": " + value + CRLF, final CRLF.
+  let size = 8 + status.length + 2 + 2;
+  for (const [name, value] of headers) size += name.length + 2 + value.length + 2;
+  const head = Buffer.allocUnsafe(size);
+  let offset = head.write('Status: ', 0, 'latin1');
+  offset += head.write(status, offset, 'latin1');
+  offset += head.write('\r\n', offset, 'latin1');
+  for (const [name, value] of headers) {
+    offset += head.write(name, offset, 'latin1');
+    offset += head.write(': ', offset, 'latin1');
+    offset += head.write(value, offset, 'latin1');
+    offset += head.write('\r\n', offset, 'latin1');
+  }
+  head.write('\r\n', offset, 'latin1');
+  return head;
+}
