@@ -1,0 +1,123 @@
+// catchErrors(app): the error catcher as an application (wsgiref's error_output, Rack's ShowExceptions).
+import { inspect } from 'node:util';
+import type { Application, Body, Environ, StartResponse, Write } from '../shared/types.js';
+
+/** Options of {@link catchErrors}. */
+export interface CatchErrorsOptions {
+  /**
+   * Put the error and its stack in the 500 page. DEVELOPMENT ONLY: never turn this on in production — it shows
+   * file paths, code and sometimes secrets to whoever sent the request (wsgiref's error_output warns the same).
+   */
+  readonly debug?: boolean;
+}
+
+const STATUS = '500 Internal Server Error';
+const PLAIN = 'A server error occurred. The details are in the server error log.\n';
+// Codes Node gives a write to a client that went away: not the application's fault, nothing to log (wsgiref
+// ignores BrokenPipeError and ConnectionResetError the same way).
+const CLIENT_GONE = new Set([
+  'EPIPE',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ABORT_ERR',
+]);
+
+/** True when the error only says that the client went away. */
+export function isClientGone(error: unknown, environ: Environ): boolean {
+  if (environ['tsgi.signal']?.aborted === true) return true;
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, name } = error as { code?: unknown; name?: unknown };
+  return name === 'AbortError' || (typeof code === 'string' && CLIENT_GONE.has(code));
+}
+
+/**
+ * Wraps an application so that an error it throws — from the call, from `startResponse`, or from its body —
+ * becomes a short `text/plain` 500 while no body byte has been sent, with the error and stack written to
+ * `tsgi.errors`. After the first body byte the head is on the wire: the error is re-thrown, unlogged, so that
+ * the server cuts the response off and logs it once. Errors that only mean the client went away (`tsgi.signal`
+ * aborted, EPIPE, ECONNRESET) are re-thrown without a log line or a page.
+ *
+ * The body's `close()` is still called, exactly once, when the error page replaces it.
+ */
+export function catchErrors(app: Application, options: CatchErrorsOptions = {}): Application {
+  const debug = options.debug === true;
+  return async function caught(environ: Environ, startResponse: StartResponse): Promise<Body> {
+    // Once a body byte went out the server may have sent the head: replacing it is no longer possible.
+    let bodySent = false;
+    const start: StartResponse = (status, headers, ...excInfo: unknown[]): Write => {
+      const write = startResponse(status, headers, ...excInfo);
+      return (chunk) => {
+        if (chunk.length > 0) bodySent = true;
+        return write(chunk);
+      };
+    };
+
+    function errorPage(error: unknown): Uint8Array {
+      if (bodySent || isClientGone(error, environ)) throw error;
+      const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
+      environ['tsgi.errors'].write(`tsgi: error in application (${where}): ${inspect(error)}\n`);
+      const page = new TextEncoder().encode(debug ? `${STATUS}\n\n${inspect(error)}\n` : PLAIN);
+      // excInfo lets the application's earlier startResponse be replaced (PEP 3333); a server that already sent
+      // the head re-throws it, which is what we want to propagate then.
+      const excInfo = error ?? new Error(`the application threw ${String(error)}`);
+      const headers = [
+        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['Content-Length', String(page.length)],
+      ] as const;
+      startResponse(STATUS, headers, excInfo);
+      return page;
+    }
+
+    let body: Body;
+    try {
+      body = await app(environ, start);
+    } catch (error) {
+      return [errorPage(error)];
+    }
+    return guard(body, errorPage, () => {
+      bodySent = true;
+    });
+  };
+}
+
+/** The body, passed through chunk by chunk; an error from it becomes the error page or is re-thrown. */
+function guard(body: Body, errorPage: (error: unknown) => Uint8Array, sent: () => void): Body {
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    const source = body as Partial<AsyncIterable<Uint8Array> & Iterable<Uint8Array>>;
+    const iterator = source[Symbol.asyncIterator]?.() ?? source[Symbol.iterator]?.();
+    if (iterator === undefined) return;
+    let finished = false;
+    try {
+      while (true) {
+        let result: IteratorResult<Uint8Array>;
+        try {
+          result = await iterator.next();
+        } catch (error) {
+          finished = true;
+          yield errorPage(error);
+          return;
+        }
+        if (result.done === true) {
+          finished = true;
+          return;
+        }
+        if (result.value?.length > 0) sent();
+        yield result.value;
+      }
+    } finally {
+      // The server stopped early (client gone, error downstream): let the application's iterator clean up.
+      if (!finished) await iterator.return?.();
+    }
+  }
+  const generator = chunks();
+  return Object.assign(generator, {
+    async close(): Promise<void> {
+      try {
+        await generator.return(undefined);
+      } finally {
+        await body.close?.();
+      }
+    },
+  });
+}
