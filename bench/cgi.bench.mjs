@@ -1,0 +1,108 @@
+// CGI cost per request: `tsgi cgi hello` against a bare `node` script printing the same response, same Node.
+// Each run is a fresh process as a web server would start it; variants are interleaved so that machine noise
+// falls on all of them alike; the figure is the median wall time. Target: tsgi ≤ 1.15 × bare.
+//   node bench/cgi.bench.mjs [--runs N] [--node PATH]…   (default: this Node and Node 24 when installed)
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { node24Path } from '../scripts/node24.mjs';
+
+const TARGET = 1.15;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const fixtures = join(root, 'test/fixtures/apps');
+const tsgi = process.env.TSGI_BIN ?? join(root, 'bin/tsgi.js');
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '40' },
+    node: { type: 'string', multiple: true },
+  },
+});
+const runs = Number(values.runs);
+const nodes = values.node ?? [process.execPath, node24Path()].filter((path) => existsSync(path));
+
+if (!existsSync(join(tsgi, '../../dist/cli/main.js'))) {
+  console.error('bench cgi: dist/ is missing; run `npm run build` first');
+  process.exit(2);
+}
+
+// A fresh, private transpile/compile cache: the first (warm-up) run fills it, as the first request on a server would.
+const cacheDir = mkdtempSync(join(tmpdir(), 'tsgi-bench-cgi-'));
+const env = {
+  PATH: process.env.PATH,
+  TSGI_CACHE_DIR: cacheDir,
+  GATEWAY_INTERFACE: 'CGI/1.1',
+  REQUEST_METHOD: 'GET',
+  SCRIPT_NAME: '/cgi-bin/hello',
+  PATH_INFO: '',
+  QUERY_STRING: '',
+  SERVER_NAME: '127.0.0.1',
+  SERVER_PORT: '80',
+  SERVER_PROTOCOL: 'HTTP/1.1',
+  REMOTE_ADDR: '127.0.0.1',
+  HTTP_HOST: '127.0.0.1',
+};
+
+const variants = [
+  { name: 'bare node', args: [join(fixtures, 'hello-bare.mjs')] },
+  { name: 'tsgi cgi hello.mjs', args: [tsgi, 'cgi', join(fixtures, 'hello.mjs')] },
+  { name: 'tsgi cgi hello.ts', args: [tsgi, 'cgi', join(fixtures, 'hello.ts')] },
+];
+
+function once(node, args) {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(node, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const out = result.stdout.toString();
+  if (result.status !== 0 || !out.endsWith('Hello, world!\n')) {
+    throw new Error(`${node} ${args.join(' ')} failed (${result.status}): ${out}${result.stderr}`);
+  }
+  return ms;
+}
+
+const median = (list) => {
+  const sorted = [...list].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+const rows = [];
+try {
+  for (const node of nodes) {
+    const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+    for (const variant of variants) for (let i = 0; i < 3; i++) once(node, variant.args);
+    const times = variants.map(() => []);
+    for (let i = 0; i < runs; i++) {
+      // Rotate the order every round so no variant always runs right after another.
+      for (let k = 0; k < variants.length; k++) {
+        const j = (i + k) % variants.length;
+        times[j].push(once(node, variants[j].args));
+      }
+    }
+    const medians = times.map(median);
+    rows.push({ version, medians });
+  }
+} finally {
+  rmSync(cacheDir, { recursive: true, force: true });
+}
+
+console.log(
+  `CGI cost per request, median of ${runs} runs (ms); ratio = tsgi / bare node, target ≤ ${TARGET}`,
+);
+console.log('');
+console.log(`| Node | ${variants.map((v) => v.name).join(' | ')} | ratio .mjs | ratio .ts |`);
+console.log(`|---|${variants.map(() => '---:').join('|')}|---:|---:|`);
+let over = false;
+for (const { version, medians } of rows) {
+  const [bare, js, ts] = medians;
+  const ratios = [js / bare, ts / bare];
+  over ||= ratios.some((ratio) => ratio > TARGET);
+  console.log(
+    `| ${version} | ${medians.map((m) => m.toFixed(1)).join(' | ')} | ${ratios.map((r) => `${r.toFixed(2)}×`).join(' | ')} |`,
+  );
+}
+console.log('');
+console.log(over ? `over the ${TARGET}× target` : `within the ${TARGET}× target`);

@@ -1,0 +1,4 @@
+// `tsgi/cgi`: run a tsgi application as a CGI program (RFC 3875), one request per process.
+export { runCgi, EXIT_CUT_OFF, type CgiOptions } from './runner.js';
+export { removeHttpoxy } from './httpoxy.js';
+export { readRequestVariables } from './environ-bytes.js';

@@ -1,0 +1,84 @@
+// runCgi: one request per process (RFC 3875) — environment + stdin in, Status/headers/body on stdout out.
+import type { Writable } from 'node:stream';
+import { buildEnviron } from '../shared/environ.js';
+import { RequestError } from '../shared/errors.js';
+import { createInput, parseContentLength } from '../shared/input.js';
+import { runApplication } from '../shared/respond.js';
+import type { Application, ErrorStream } from '../shared/types.js';
+import { readRequestVariables } from './environ-bytes.js';
+import { removeHttpoxy } from './httpoxy.js';
+import { readBody } from './stdin-source.js';
+import { createStdoutSink } from './stdout-sink.js';
+
+/** Where one CGI request comes from and goes to; every field defaults to this process's own. */
+export interface CgiOptions {
+  /** Request meta-variables as ISO-8859-1 strings (default: the environment block, read as bytes). */
+  variables?: Readonly<Record<string, string | undefined>>;
+  /** File descriptor of the request body (default 0, stdin). */
+  stdinFd?: number;
+  /** Where the response goes (default `process.stdout`). */
+  stdout?: Writable;
+  /** Where `tsgi.errors` and the runner's own log lines go (default `process.stderr`). */
+  stderr?: Writable;
+}
+
+/** Exit status of a CGI run whose response was cut off (error after the head, Content-Length not met, EPIPE). */
+export const EXIT_CUT_OFF = 1;
+
+function errorStream(out: Writable): ErrorStream {
+  return { write: (text) => void out.write(text) };
+}
+
+/**
+ * Runs `app` for the one request this process was started for and resolves to the exit status to use: 0 when a
+ * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request the runner cannot turn into an
+ * environ (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is answered `400 Bad Request` with one line
+ * on stderr. The body is read from fd 0 only as the application reads it and never past CONTENT_LENGTH.
+ * `HTTP_PROXY` is removed from `process.env` (httpoxy; the environ keeps it). Never rejects, never calls
+ * `process.exit`: `process.exitCode = await runCgi(app)`.
+ */
+export async function runCgi(app: Application, options: CgiOptions = {}): Promise<number> {
+  const variables = options.variables ?? readRequestVariables();
+  removeHttpoxy();
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const errors = errorStream(stderr);
+  const controller = new AbortController();
+  // The web server closed our stdout (client gone): stop the application quietly, nobody is listening.
+  const sink = createStdoutSink(stdout, (error) => controller.abort(error));
+
+  let environ;
+  try {
+    const contentLength = parseContentLength(variables.CONTENT_LENGTH) ?? 0;
+    const source = contentLength > 0 ? readBody(options.stdinFd ?? 0, contentLength) : undefined;
+    const input = createInput(source, { contentLength });
+    environ = buildEnviron(variables, input, errors, {
+      multithread: false,
+      multiprocess: true,
+      runOnce: true,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    return badRequest(sink, errors, error);
+  }
+
+  const outcome = await runApplication(app, environ, sink);
+  return outcome.ok && !sink.broken ? 0 : EXIT_CUT_OFF;
+}
+
+async function badRequest(
+  sink: ReturnType<typeof createStdoutSink>,
+  errors: ErrorStream,
+  error: RequestError,
+): Promise<number> {
+  errors.write(`tsgi cgi: 400 Bad Request: ${error.message}\n`);
+  const body = Buffer.from(`Bad Request: ${error.message}\n`, 'utf8');
+  await sink.sendHead('400 Bad Request', [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(body.length)],
+  ]);
+  await sink.write(body);
+  await sink.end(true);
+  return sink.broken ? EXIT_CUT_OFF : 0;
+}

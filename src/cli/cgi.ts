@@ -1,0 +1,65 @@
+// `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
+import { parseArgs } from 'node:util';
+import { removeHttpoxy } from '../cgi/httpoxy.js';
+import { CliError } from './cli-error.js';
+import type { Command } from './main.js';
+
+const HELP = `usage: tsgi cgi APP
+
+Runs APP once as a CGI program (RFC 3875): the request comes from the environment and stdin, the response
+(Status: line, headers, body) goes to stdout, the application's errors to stderr. Exit status 0 when a whole
+response was sent, 1 when it was cut off. APP is a module path, optionally path#exportName; its default export
+is the tsgi application. .ts files load directly (esbuild output is cached per user on Node without type
+stripping). HTTP_PROXY (from a client's Proxy: header, httpoxy) is removed from the process environment
+before APP is imported; the application still sees the request header as environ.HTTP_PROXY.
+
+example (a cgi-bin wrapper script, executable by the web server's user):
+  #!/bin/sh
+  exec /usr/bin/node /srv/app/node_modules/tsgi/bin/tsgi.js cgi /srv/app/app.ts
+`;
+
+/** Enables Node's on-disk compile cache (22.1+) in this user's cache directory: it halves repeated start-up. */
+async function enableCompileCache(): Promise<void> {
+  const module = (await import('node:module')) as { enableCompileCache?: (dir?: string) => unknown };
+  if (module.enableCompileCache === undefined) return;
+  const { userCacheDir } = await import('./transpile-cache.js');
+  const dir = userCacheDir();
+  if (dir !== undefined) module.enableCompileCache(`${dir}/compile`);
+}
+
+export const command: Command = {
+  summary: 'run APP once as a CGI program (RFC 3875)',
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { help: { type: 'boolean', short: 'h' } },
+      strict: false,
+    });
+    if (values.help === true) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const [spec, ...extra] = positionals;
+    if (spec === undefined) throw new CliError('missing APP', "usage: tsgi cgi APP (see 'tsgi cgi --help')");
+    if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 'usage: tsgi cgi APP');
+    // httpoxy: before any of the app's code (its module body, or a child process it spawns) can read it.
+    removeHttpoxy();
+    await enableCompileCache();
+    const { loadApp } = await import('./load-app.js');
+    const app = await loadApp(spec);
+    const { runCgi } = await import('../cgi/runner.js');
+    const code = await runCgi(app);
+    exitWhenIdle(code);
+    return code;
+  },
+};
+
+/**
+ * The response is complete and flushed (runCgi resolved after stdout drained), but the app may hold a timer or
+ * socket (a database pool) that keeps Node alive, and the web server waits for our stdout to close. An unref'd
+ * timer ends the process only in that case; otherwise Node exits by itself first.
+ */
+function exitWhenIdle(code: number): void {
+  setTimeout(() => process.exit(code), 50).unref();
+}

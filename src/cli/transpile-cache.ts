@@ -1,0 +1,125 @@
+// TypeScript apps on Node without type stripping: esbuild bundles them once; later runs import the cached output.
+import {
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+// Bump when the shape of the cached output changes, so that an upgrade never imports an old bundle.
+const CACHE_FORMAT = 1;
+const MARK = '// tsgi-cache ';
+// A manifest line is short; reading this much of the cached file is enough to validate it.
+const HEAD_BYTES = 64 * 1024;
+
+/** One input of a cached bundle and the stat values it was built from. */
+type InputStamp = [path: string, mtimeMs: number, size: number];
+
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
+}
+
+/**
+ * This user's cache directory (`$TMPDIR/tsgi-cache-UID`, mode 0700), or undefined when it is not safe to use:
+ * another user could have created it first (a shared /tmp), and importing a file planted there would run their
+ * code as us. So it must be a real directory we own that nobody else can write to.
+ */
+export function userCacheDir(): string | undefined {
+  const uid = process.getuid?.() ?? 0;
+  const dir = process.env.TSGI_CACHE_DIR ?? join(tmpdir(), `tsgi-cache-${uid}`);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  }
+  try {
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) return undefined;
+  } catch {
+    return undefined;
+  }
+  return dir;
+}
+
+function cacheFile(dir: string, entry: string): string {
+  return join(
+    dir,
+    `${basename(entry).replace(/[^A-Za-z0-9._-]/g, '_')}-${fnv1a(`${CACHE_FORMAT}\0${entry}`)}.mjs`,
+  );
+}
+
+function readManifest(file: string): InputStamp[] | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.allocUnsafe(HEAD_BYTES);
+    const length = readSync(fd, head, 0, HEAD_BYTES, 0);
+    const text = head.toString('utf8', 0, length);
+    const newline = text.indexOf('\n');
+    if (!text.startsWith(MARK) || newline === -1) return undefined;
+    return JSON.parse(text.slice(MARK.length, newline)) as InputStamp[];
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isFresh(stamps: readonly InputStamp[]): boolean {
+  for (const [path, mtimeMs, size] of stamps) {
+    try {
+      const stat = statSync(path);
+      if (stat.mtimeMs !== mtimeMs || stat.size !== size) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The URL of an ES module equivalent to the TypeScript file `entry` (an absolute path): a cached bundle when
+ * every file it was built from still has the same mtime and size, else a fresh esbuild bundle written there
+ * first. Bundling (not per-file transpiling) is what lets `./lib.js` find `./lib.ts`; bare imports are resolved
+ * from the app's own directory at build time and kept as absolute `file:` imports, so packages load from the
+ * app's node_modules and are never copied into the cache.
+ */
+export async function transpiledModuleUrl(entry: string): Promise<string> {
+  const dir = userCacheDir();
+  if (dir !== undefined) {
+    const file = cacheFile(dir, entry);
+    const stamps = readManifest(file);
+    if (stamps !== undefined && isFresh(stamps)) return pathToFileURL(file).href;
+  }
+  const { bundleTypeScript } = await import('./bundle-app.js');
+  const { code, inputs } = await bundleTypeScript(entry);
+  const stamps: InputStamp[] = inputs.map((path) => {
+    const stat = statSync(path);
+    return [path, stat.mtimeMs, stat.size];
+  });
+  const text = `${MARK}${JSON.stringify(stamps)}\n${code}`;
+  // No safe cache directory: a private one-off directory (mkdtemp is mode 0700) keeps the import just as safe.
+  const target = dir ?? (await import('node:fs')).mkdtempSync(join(tmpdir(), 'tsgi-app-'));
+  const file = cacheFile(target, entry);
+  // Write beside and rename: a concurrent CGI request reads either the old bundle or the new one, never half.
+  const partial = `${file}.${process.pid}.tmp`;
+  writeFileSync(partial, text, { mode: 0o600 });
+  renameSync(partial, file);
+  return pathToFileURL(file).href;
+}
