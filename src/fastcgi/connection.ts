@@ -1,0 +1,387 @@
+// One FastCGI transport connection: records in, requests started/aborted/rejected, management answered, limits kept.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { ProtocolError } from '../shared/errors.js';
+import type { Application } from '../shared/types.js';
+import { resolveLimits, type FastCgiLimits } from './limits.js';
+import {
+  FCGI_NULL_REQUEST_ID,
+  Flags,
+  ManagementVariable,
+  ProtocolStatus,
+  RecordParser,
+  RecordType,
+  Role,
+  decodeBeginRequest,
+  decodePairs,
+  encodeEndRequest,
+  encodePairs,
+  encodeRecord,
+  encodeUnknownType,
+} from './protocol.js';
+import { FastCgiRequest, type RequestHost } from './request.js';
+
+/** The answers to FCGI_GET_VALUES (§4.1): the listener's real limits, passed in by the server. */
+export interface ManagementValues {
+  /** `FCGI_MAX_CONNS`: connections the listener accepts at once. */
+  maxConns: number;
+  /** `FCGI_MAX_REQS`: requests the listener serves at once. */
+  maxReqs: number;
+}
+
+/** A listener-wide request budget shared by connections; a refused acquire answers FCGI_OVERLOADED. */
+export interface RequestGate {
+  tryAcquire(): boolean;
+  release(): void;
+}
+
+/** How one connection behaves. Every field is optional. */
+export interface ConnectionOptions {
+  /** Overrides of DEFAULT_LIMITS (limits.ts). */
+  limits?: Partial<FastCgiLimits>;
+  /** Serve concurrent request ids on this connection (default true); off answers FCGI_CANT_MPX_CONN. */
+  multiplex?: boolean;
+  /** `tsgi.multiprocess` in each environ: other processes serve the same app (`--workers`). */
+  multiprocess?: boolean;
+  /** Roles served (default all three); any other gets FCGI_UNKNOWN_ROLE. */
+  roles?: readonly Role[];
+  /** FCGI_GET_VALUES answers. Default: this one connection, `maxRequestsPerConnection` (1 without multiplex). */
+  values?: Partial<ManagementValues>;
+  /** A listener-wide concurrent request limit (`FCGI_MAX_REQS`); over it answers FCGI_OVERLOADED. */
+  gate?: RequestGate;
+  /** Receives one line per event worth an operator's attention (default: process.stderr). */
+  log?: (line: string) => void;
+}
+
+/** Events: `'idle'` when the last active request settles, `'close'` once when the socket is gone. */
+export interface FastCgiConnectionEvents {
+  idle: [];
+  close: [];
+}
+
+// Errors a peer causes by going away; they end the connection quietly.
+const QUIET_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
+
+/** How long a closing connection waits for the peer to read the last records and close its side. */
+export const CLOSE_LINGER_MS = 5000;
+
+const ALL_ROLES: readonly Role[] = [Role.Responder, Role.Authorizer, Role.Filter];
+
+function defaultLog(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/**
+ * Serves FastCGI 1.0 on one socket: parses records, runs `app` per request, answers management records, and
+ * closes this connection alone (one log line) on bad bytes, an oversized params stream or a stalled peer.
+ */
+export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> implements RequestHost {
+  readonly app: Application;
+  readonly limits: FastCgiLimits;
+  readonly multiprocess: boolean;
+  private readonly socket: Duplex;
+  private readonly multiplex: boolean;
+  private readonly roles: readonly Role[];
+  private readonly values: ManagementValues;
+  private readonly gate: RequestGate | undefined;
+  private readonly logLine: (line: string) => void;
+  private readonly parser: RecordParser;
+  private readonly byId = new Map<number, FastCgiRequest>();
+  private readonly live = new Set<FastCgiRequest>();
+  private readonly gated = new WeakSet<FastCgiRequest>();
+  private readPausers = 0;
+  private waitingDrain = false;
+  private drainPromise: Promise<void> | undefined;
+  private draining = false;
+  private closing = false;
+  private closed = false;
+  private closingAt = 0;
+  private lastActivity = Date.now();
+  private readonly watchdog: ReturnType<typeof setInterval>;
+
+  constructor(socket: Duplex | Socket, app: Application, options: ConnectionOptions = {}) {
+    super();
+    this.socket = socket;
+    this.app = app;
+    this.limits = resolveLimits(options.limits);
+    this.multiplex = options.multiplex ?? true;
+    this.multiprocess = options.multiprocess ?? false;
+    this.roles = options.roles ?? ALL_ROLES;
+    this.values = {
+      maxConns: options.values?.maxConns ?? 1,
+      maxReqs: options.values?.maxReqs ?? (this.multiplex ? this.limits.maxRequestsPerConnection : 1),
+    };
+    this.gate = options.gate;
+    this.logLine = options.log ?? defaultLog;
+    this.parser = new RecordParser(this.onRecord);
+    // Small records answer small requests: Nagle + delayed ACK would add 40 ms to each (PHP-FPM sets it too).
+    (socket as Partial<Socket>).setNoDelay?.(true);
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    socket.on('end', this.onEnd);
+    // One coarse timer per connection checks both deadlines, instead of a timer armed per request.
+    const period = Math.max(
+      5,
+      Math.min(1000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.paramsTimeoutMs) / 4)),
+    );
+    this.watchdog = setInterval(this.checkDeadlines, period);
+    this.watchdog.unref();
+  }
+
+  /** Requests begun and not yet settled (their application still running or their id still active). */
+  get activeRequests(): number {
+    return this.live.size;
+  }
+
+  /** True once the socket is closed. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Graceful stop: keep serving what is in flight, close the connection as soon as no request is active. */
+  closeWhenIdle(): void {
+    this.draining = true;
+    if (this.live.size === 0) this.endSocket();
+  }
+
+  /** Hard stop: every active request is aborted (END_REQUEST sent) and the connection closed. */
+  shutdown(reason = 'server shutting down'): void {
+    this.draining = true;
+    for (const request of [...this.live]) request.abort(reason, true);
+    this.endSocket();
+  }
+
+  // RequestHost -------------------------------------------------------------------------------------------
+
+  write(bytes: Uint8Array): void {
+    if (this.closing || this.closed || this.socket.writableEnded) return;
+    this.socket.write(bytes);
+  }
+
+  get needDrain(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  get writableLength(): number {
+    return this.socket.writableLength;
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
+    this.drainPromise ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.drainPromise = undefined;
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.socket.on('close', done);
+    });
+    return this.drainPromise;
+  }
+
+  pauseReading(): void {
+    if (this.readPausers++ === 0) this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (--this.readPausers === 0 && !this.closed) this.socket.resume();
+  }
+
+  requestEnded(request: FastCgiRequest): void {
+    if (this.byId.get(request.id) === request) this.byId.delete(request.id);
+    if (this.gated.has(request)) {
+      this.gated.delete(request);
+      this.gate?.release();
+    }
+    // §5.1: without FCGI_KEEP_CONN the application closes the connection after this request.
+    if (!request.keepConn && !this.closing) this.endSocket();
+  }
+
+  requestSettled(request: FastCgiRequest): void {
+    if (!this.live.delete(request)) return;
+    this.lastActivity = Date.now();
+    if (this.live.size > 0) return;
+    this.emit('idle');
+    if (this.draining) this.endSocket();
+  }
+
+  log(line: string): void {
+    this.logLine(line);
+  }
+
+  // Socket events ----------------------------------------------------------------------------------------
+
+  // Never throws: whatever a record does wrong closes this connection only, with one log line.
+  private readonly onData = (chunk: Buffer): void => {
+    this.lastActivity = Date.now();
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    // Replies queued faster than the peer reads them: stop reading until they drain (bounded memory).
+    if (!this.waitingDrain && !this.closing && this.socket.writableNeedDrain) {
+      this.waitingDrain = true;
+      this.pauseReading();
+      void this.drained().then(() => {
+        this.waitingDrain = false;
+        this.resumeReading();
+      });
+    }
+  };
+
+  private readonly onError = (error: Error & { code?: string }): void => {
+    if (!QUIET_SOCKET_ERRORS.has(error.code ?? ''))
+      this.log(`tsgi fastcgi: connection error: ${error.message}`);
+  };
+
+  // The peer finished sending; requests in flight may still answer (half-close), new ones cannot come.
+  private readonly onEnd = (): void => {
+    this.draining = true;
+    if (this.live.size === 0) this.endSocket();
+  };
+
+  private readonly onClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.closing = true;
+    this.parser.stop();
+    clearInterval(this.watchdog);
+    for (const request of [...this.live]) request.abort('connection closed', false);
+    this.byId.clear();
+    this.emit('close');
+  };
+
+  private readonly checkDeadlines = (): void => {
+    const now = Date.now();
+    if (this.closing) {
+      if (now - this.closingAt >= CLOSE_LINGER_MS) this.socket.destroy();
+      return;
+    }
+    if (this.live.size === 0 && now - this.lastActivity >= this.limits.idleTimeoutMs) {
+      this.endSocket();
+      return;
+    }
+    for (const request of this.byId.values()) {
+      if (request.awaitingParams && now - request.beganAt >= this.limits.paramsTimeoutMs) {
+        this.fail(
+          new ProtocolError(
+            'ERR_FCGI_PARAMS_TIMEOUT',
+            `tsgi fastcgi: FCGI_PARAMS of request ${request.id} not complete after ${this.limits.paramsTimeoutMs} ms (paramsTimeoutMs)`,
+          ),
+        );
+        return;
+      }
+    }
+  };
+
+  // Records ----------------------------------------------------------------------------------------------
+
+  // One case per record type (spec §8); records for ids that are not active are ignored (§3.3).
+  private readonly onRecord = (type: number, id: number, content: Uint8Array): void => {
+    switch (type) {
+      case RecordType.BeginRequest:
+        return this.beginRequest(id, content);
+      case RecordType.AbortRequest:
+        return this.byId.get(id)?.abort('FCGI_ABORT_REQUEST', true);
+      case RecordType.Params:
+        return this.byId.get(id)?.onParams(content);
+      case RecordType.Stdin:
+        return this.byId.get(id)?.onStdin(content);
+      case RecordType.Data:
+        return this.byId.get(id)?.onData(content);
+      case RecordType.GetValues:
+        return this.getValues(id, content);
+      // Types only an application sends, and types from a later revision: "not understood" (§4.2).
+      case RecordType.EndRequest:
+      case RecordType.Stdout:
+      case RecordType.Stderr:
+      case RecordType.GetValuesResult:
+      case RecordType.UnknownType:
+      default:
+        return this.write(encodeUnknownType(type));
+    }
+  };
+
+  private beginRequest(id: number, content: Uint8Array): void {
+    if (id === FCGI_NULL_REQUEST_ID) {
+      throw new ProtocolError(
+        'ERR_FCGI_NULL_ID',
+        'tsgi fastcgi: FCGI_BEGIN_REQUEST with the null request id 0',
+      );
+    }
+    if (this.byId.has(id)) {
+      throw new ProtocolError(
+        'ERR_FCGI_DUPLICATE_ID',
+        `tsgi fastcgi: FCGI_BEGIN_REQUEST for request ${id}, which is active`,
+      );
+    }
+    const { role, flags } = decodeBeginRequest(content);
+    if (!this.roles.includes(role as Role)) return this.reject(id, ProtocolStatus.UnknownRole, flags);
+    if (!this.multiplex && this.byId.size > 0) return this.reject(id, ProtocolStatus.CantMpxConn, flags);
+    if (this.byId.size >= this.limits.maxRequestsPerConnection)
+      return this.reject(id, ProtocolStatus.Overloaded, flags);
+    if (this.gate !== undefined && !this.gate.tryAcquire())
+      return this.reject(id, ProtocolStatus.Overloaded, flags);
+    const request = new FastCgiRequest(this, id, role as Role, (flags & Flags.KeepConn) !== 0);
+    if (this.gate !== undefined) this.gated.add(request);
+    this.byId.set(id, request);
+    this.live.add(request);
+  }
+
+  // A request the application does not take: END_REQUEST with the reason; the id never becomes active (§5.5).
+  private reject(id: number, status: ProtocolStatus, flags: number): void {
+    this.write(encodeEndRequest(id, 0, status));
+    if ((flags & Flags.KeepConn) === 0 && this.byId.size === 0) this.endSocket();
+  }
+
+  // §4.1: answer exactly the variables asked that are known, in the order asked; unknown names are left out.
+  private getValues(id: number, content: Uint8Array): void {
+    if (id !== FCGI_NULL_REQUEST_ID) return;
+    const answers = new Map<string, string>();
+    decodePairs(content, (name) => {
+      if (name === ManagementVariable.MaxConns) answers.set(name, String(this.values.maxConns));
+      else if (name === ManagementVariable.MaxReqs) answers.set(name, String(this.values.maxReqs));
+      else if (name === ManagementVariable.MpxsConns) answers.set(name, this.multiplex ? '1' : '0');
+    });
+    this.write(encodeRecord(RecordType.GetValuesResult, FCGI_NULL_REQUEST_ID, encodePairs(answers)));
+  }
+
+  // Closing ----------------------------------------------------------------------------------------------
+
+  // A ProtocolError (or a bug) closes this connection only: one log line, every request on it aborted.
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    const message = error instanceof Error ? error.message : String(error);
+    const peer = (this.socket as Partial<Socket>).remoteAddress;
+    this.log(`${message}; closing the connection${peer ? ` from ${peer}` : ''}`);
+    this.parser.stop();
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  private endSocket(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.parser.stop();
+    this.closingAt = Date.now();
+    for (const request of [...this.live]) if (!request.isEnded) request.abort('connection closing', false);
+    // end() flushes what is queued and sends FIN; the peer's FIN (or the linger deadline) then frees the socket.
+    // Destroying at once could reset the connection before the peer has read the last END_REQUEST.
+    this.socket.end();
+  }
+}
+
+/** Serves FastCGI on `socket` with `app`; shorthand for `new FastCgiConnection(socket, app, options)`. */
+export function serveConnection(
+  socket: Duplex | Socket,
+  app: Application,
+  options?: ConnectionOptions,
+): FastCgiConnection {
+  return new FastCgiConnection(socket, app, options);
+}

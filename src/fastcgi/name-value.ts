@@ -1,0 +1,144 @@
+// FastCGI name-value pairs (spec §3.4): 1- and 4-byte lengths, and the FCGI_PARAMS stream decoder.
+import { ProtocolError } from '../shared/errors.js';
+
+// https://fastcgi-archives.github.io/FastCGI_Specification.html#S3.4 (Name-Value Pairs)
+
+/** A length up to this fits the 1-byte form (high bit clear); longer ones take 4 bytes with the high bit set. */
+export const FCGI_SHORT_LENGTH_MAX = 127;
+
+/** A name or a value: a latin1 "byte string" (one char per byte) or raw bytes. */
+export type PairPart = string | Uint8Array;
+
+function partLength(part: PairPart): number {
+  if (typeof part !== 'string') return part.length;
+  // A char above U+00FF has no single byte: refuse it rather than silently mangle it (encode UTF-8 first).
+  for (let i = 0; i < part.length; i++) {
+    if (part.charCodeAt(i) > 0xff) {
+      throw new RangeError(
+        `tsgi fastcgi: name-value pair part is not a latin1 byte string: ${JSON.stringify(part)}`,
+      );
+    }
+  }
+  return part.length;
+}
+
+function writeLength(target: Buffer, at: number, length: number): number {
+  if (length <= FCGI_SHORT_LENGTH_MAX) {
+    target[at] = length;
+    return at + 1;
+  }
+  target.writeUInt32BE((length | 0x80000000) >>> 0, at);
+  return at + 4;
+}
+
+function writePart(target: Buffer, at: number, part: PairPart): number {
+  if (typeof part === 'string') return at + target.write(part, at, 'latin1');
+  target.set(part, at);
+  return at + part.length;
+}
+
+/** Encodes pairs as one FCGI_PARAMS / FCGI_GET_VALUES content (not split into records). */
+export function encodePairs(pairs: Iterable<readonly [PairPart, PairPart]>): Buffer {
+  const list: (readonly [PairPart, PairPart])[] = [];
+  let size = 0;
+  for (const pair of pairs) {
+    const nameLength = partLength(pair[0]);
+    const valueLength = partLength(pair[1]);
+    if (nameLength > 0x7fffffff || valueLength > 0x7fffffff)
+      throw new RangeError('tsgi fastcgi: pair over 2^31-1 bytes');
+    size += (nameLength > FCGI_SHORT_LENGTH_MAX ? 4 : 1) + (valueLength > FCGI_SHORT_LENGTH_MAX ? 4 : 1);
+    size += nameLength + valueLength;
+    list.push(pair);
+  }
+  const target = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const [name, value] of list) {
+    at = writeLength(target, at, typeof name === 'string' ? name.length : name.length);
+    at = writeLength(target, at, typeof value === 'string' ? value.length : value.length);
+    at = writePart(target, at, name);
+    at = writePart(target, at, value);
+  }
+  return target;
+}
+
+function malformed(detail: string): ProtocolError {
+  return new ProtocolError('ERR_FCGI_PAIRS', `tsgi fastcgi: malformed name-value pairs: ${detail}`);
+}
+
+/**
+ * Decodes a complete name-value byte stream, calling `visit` with each name and value as latin1 strings (one char
+ * per byte, PEP 3333's "bytes as latin1"; Buffer's latin1 decoding is the same mapping as `bytesToLatin1`). A
+ * length that runs past the end is a ProtocolError.
+ */
+export function decodePairs(bytes: Uint8Array, visit: (name: string, value: string) => void): void {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const end = buffer.length;
+  let at = 0;
+  while (at < end) {
+    let nameLength = buffer[at]!;
+    if (nameLength > FCGI_SHORT_LENGTH_MAX) {
+      if (at + 4 > end) throw malformed('name length cut short');
+      nameLength = buffer.readUInt32BE(at) & 0x7fffffff;
+      at += 4;
+    } else at += 1;
+    if (at >= end) throw malformed('value length missing');
+    let valueLength = buffer[at]!;
+    if (valueLength > FCGI_SHORT_LENGTH_MAX) {
+      if (at + 4 > end) throw malformed('value length cut short');
+      valueLength = buffer.readUInt32BE(at) & 0x7fffffff;
+      at += 4;
+    } else at += 1;
+    if (nameLength > end - at || valueLength > end - at - nameLength) {
+      throw malformed(`pair of ${nameLength}+${valueLength} bytes runs past the end of the stream`);
+    }
+    const name = buffer.toString('latin1', at, at + nameLength);
+    at += nameLength;
+    visit(name, buffer.toString('latin1', at, at + valueLength));
+    at += valueLength;
+  }
+}
+
+/**
+ * The FCGI_PARAMS stream of one request. Records are collected until the empty record, then decoded as one
+ * stream, so a pair split across two records decodes (spec §3.3: a stream's value does not depend on how it is
+ * split; flup, fastcgi-stream and PHP's fastcgi.c decode each record alone and get this wrong).
+ */
+export class ParamsDecoder {
+  private readonly chunks: Uint8Array[] = [];
+  private readonly maxBytes: number;
+  private size = 0;
+
+  /** `maxBytes` is the `maxParamsBytes` limit: a longer stream is a ProtocolError (the connection closes). */
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes received so far. */
+  get bytes(): number {
+    return this.size;
+  }
+
+  /** Adds one non-empty record's content. */
+  push(content: Uint8Array): void {
+    this.size += content.length;
+    if (this.size > this.maxBytes) {
+      throw new ProtocolError(
+        'ERR_FCGI_PARAMS_TOO_LARGE',
+        `tsgi fastcgi: FCGI_PARAMS stream over the ${this.maxBytes}-byte limit (maxParamsBytes)`,
+      );
+    }
+    this.chunks.push(content);
+  }
+
+  /** Decodes the stream (at its empty record) into a prototype-free object; a repeated name keeps its last value. */
+  finish(): Record<string, string> {
+    // No prototype: a param named "__proto__" or "constructor" is just a variable.
+    const vars = Object.create(null) as Record<string, string>;
+    const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    this.chunks.length = 0;
+    decodePairs(bytes, (name, value) => {
+      vars[name] = value;
+    });
+    return vars;
+  }
+}

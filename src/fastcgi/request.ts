@@ -1,0 +1,314 @@
+// One FastCGI request: PARAMS → environ, STDIN/DATA → inputs, the app's response → STDOUT/STDERR records → END_REQUEST.
+import { buildEnviron } from '../shared/environ.js';
+import { RequestError } from '../shared/errors.js';
+import { formatCgiHead } from '../shared/headers.js';
+import { createInput, createInputQueue, parseContentLength, type InputQueue } from '../shared/input.js';
+import { runApplication } from '../shared/respond.js';
+import type { Application, ErrorStream, Header, Input, ResponseSink } from '../shared/types.js';
+import type { FastCgiLimits } from './limits.js';
+import {
+  FCGI_HEADER_LEN,
+  FIXED_RECORD_SIZE,
+  ParamsDecoder,
+  ProtocolStatus,
+  RecordType,
+  Role,
+  encodeHeader,
+  encodeStream,
+  streamSize,
+  writeEndRequest,
+  writeStream,
+} from './protocol.js';
+
+/** FCGI_END_REQUEST appStatus of a complete response (§6.2: what a CGI program would `exit()` with). */
+export const APP_STATUS_OK = 0;
+/** FCGI_END_REQUEST appStatus of a response that was cut off, aborted or never produced. */
+export const APP_STATUS_FAILED = 1;
+
+/** `tsgi.fastcgi.role` in the environ: the FastCGI role of the request, in lower case. */
+export type RoleName = 'responder' | 'authorizer' | 'filter';
+
+const ROLE_NAMES: Readonly<Record<number, RoleName>> = {
+  [Role.Responder]: 'responder',
+  [Role.Authorizer]: 'authorizer',
+  [Role.Filter]: 'filter',
+};
+
+/** What a request needs from its connection: the app, the socket's write side and flow control, bookkeeping. */
+export interface RequestHost {
+  readonly app: Application;
+  readonly limits: FastCgiLimits;
+  readonly multiprocess: boolean;
+  /** Writes bytes to the socket (dropped once it is closed). */
+  write(bytes: Uint8Array): void;
+  /** True while the socket's write buffer is over its high-water mark. */
+  readonly needDrain: boolean;
+  /** Bytes waiting in the socket's write buffer. */
+  readonly writableLength: number;
+  /** Resolves when the socket drained or closed. */
+  drained(): Promise<void>;
+  pauseReading(): void;
+  resumeReading(): void;
+  /** END_REQUEST was written or the request was dropped: the id is free again. */
+  requestEnded(request: FastCgiRequest): void;
+  /** The application finished and the id is free: the request is gone. */
+  requestSettled(request: FastCgiRequest): void;
+  log(line: string): void;
+}
+
+const BAD_REQUEST_HEADERS: readonly Header[] = [['Content-Type', 'text/plain; charset=utf-8']];
+
+/**
+ * The state of one request id: it collects FCGI_PARAMS, starts the application at the empty PARAMS record, feeds
+ * STDIN (and DATA for the Filter role) to bounded input queues, and is the application's ResponseSink. Once it
+ * has ended (END_REQUEST written, or the request aborted) it writes nothing more, whatever the app still does.
+ */
+export class FastCgiRequest implements ResponseSink {
+  readonly id: number;
+  readonly role: Role;
+  readonly keepConn: boolean;
+  /** `Date.now()` at FCGI_BEGIN_REQUEST, for the params deadline. */
+  readonly beganAt: number;
+  private readonly host: RequestHost;
+  private params: ParamsDecoder | undefined;
+  private readonly controller = new AbortController();
+  private readonly stdin: InputQueue;
+  private readonly data: InputQueue | undefined;
+  private stdinDone = false;
+  private dataDone = false;
+  private running = false;
+  private ended = false;
+  private stderrUsed = false;
+  private readonly pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushTimer: ReturnType<typeof setImmediate> | undefined;
+
+  constructor(host: RequestHost, id: number, role: Role, keepConn: boolean) {
+    this.host = host;
+    this.id = id;
+    this.role = role;
+    this.keepConn = keepConn;
+    this.beganAt = Date.now();
+    this.params = new ParamsDecoder(host.limits.maxParamsBytes);
+    this.stdin = this.createQueue();
+    this.data = role === Role.Filter ? this.createQueue() : undefined;
+  }
+
+  /** True until the empty FCGI_PARAMS record arrived. */
+  get awaitingParams(): boolean {
+    return this.params !== undefined;
+  }
+
+  /** True once END_REQUEST was written or the request was dropped: nothing more is written for it. */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** One FCGI_PARAMS record; the empty one starts the application. Throws ProtocolError past the limit. */
+  onParams(content: Uint8Array): void {
+    const params = this.params;
+    if (params === undefined) return; // PARAMS after the stream ended: ignored, like a second empty record.
+    if (content.length > 0) return params.push(content);
+    this.params = undefined;
+    this.start(params.finish());
+  }
+
+  /** One FCGI_STDIN record; the empty one ends the body (a second one is ignored: erlyaws/yaws#283). */
+  onStdin(content: Uint8Array): void {
+    if (this.stdinDone) return;
+    if (content.length > 0) return this.stdin.push(content);
+    this.stdinDone = true;
+    this.stdin.end();
+  }
+
+  /** One FCGI_DATA record (Filter role only; ignored for the others, which have no DATA stream). */
+  onData(content: Uint8Array): void {
+    if (this.data === undefined || this.dataDone) return;
+    if (content.length > 0) return this.data.push(content);
+    this.dataDone = true;
+    this.data.end();
+  }
+
+  /**
+   * Cancels the request: `tsgi.signal` aborts, the inputs fail, and unless `sendEnd` is false (the socket is
+   * gone) END_REQUEST goes out now (§5.4: "as soon as possible"). The app winds down on its own; its writes are
+   * dropped.
+   */
+  abort(reason: string, sendEnd: boolean): void {
+    const error = new RequestError(
+      'ERR_REQUEST_ABORTED',
+      `tsgi fastcgi: request ${this.id} aborted (${reason})`,
+    );
+    this.controller.abort(error);
+    this.stdin.fail(error);
+    this.data?.fail(error);
+    if (this.ended) return;
+    if (sendEnd) this.writeEnd(APP_STATUS_FAILED);
+    else this.markEnded();
+    if (!this.running) this.host.requestSettled(this);
+  }
+
+  private createQueue(): InputQueue {
+    let paused = false;
+    return createInputQueue({
+      highWaterMark: this.host.limits.maxStdinBufferBytes,
+      onPause: () => {
+        if (paused) return;
+        paused = true;
+        this.host.pauseReading();
+      },
+      onResume: () => {
+        if (!paused) return;
+        paused = false;
+        this.host.resumeReading();
+      },
+    });
+  }
+
+  private start(vars: Record<string, string>): void {
+    const errors: ErrorStream = { write: (text) => this.writeStderr(text) };
+    let input: Input;
+    let environ;
+    try {
+      // STDIN always ends with its empty record, so a body without CONTENT_LENGTH (a chunked upload with nginx
+      // fastcgi_request_buffering off) reads to that end: input_terminated (php/php-src#7509).
+      input = createInput(this.stdin.source, {
+        contentLength: parseContentLength(vars.CONTENT_LENGTH),
+        inputTerminated: true,
+      });
+      const extra: Record<string, unknown> = {
+        'tsgi.fastcgi.role': ROLE_NAMES[this.role],
+        'tsgi.fastcgi.request_id': this.id,
+        'tsgi.fastcgi.keep_conn': this.keepConn,
+      };
+      if (this.data !== undefined) {
+        // §6.4: FCGI_DATA_LENGTH is the file's size; the data input ends there like the body at CONTENT_LENGTH.
+        const dataLength = parseContentLength(vars.FCGI_DATA_LENGTH);
+        extra['tsgi.fastcgi.data'] = createInput(this.data.source, {
+          contentLength: dataLength,
+          inputTerminated: true,
+        });
+      }
+      environ = buildEnviron(vars, input, errors, {
+        multithread: false,
+        multiprocess: this.host.multiprocess,
+        signal: this.controller.signal,
+        inputTerminated: true,
+        extra,
+      });
+    } catch (error) {
+      return this.refuse(error);
+    }
+    this.running = true;
+    void runApplication(this.host.app, environ, this).then(() => {
+      this.running = false;
+      if (!this.ended) this.end(false);
+      this.stdin.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+      this.data?.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+      this.host.requestSettled(this);
+    });
+  }
+
+  // The variables cannot make an environ (no REQUEST_METHOD, a bad CONTENT_LENGTH): a 400, one log line.
+  private refuse(error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.host.log(`tsgi fastcgi: request ${this.id} refused with 400: ${message}`);
+    const body = Buffer.from('Bad Request\n');
+    this.sendHead('400 Bad Request', [...BAD_REQUEST_HEADERS, ['Content-Length', String(body.length)]]);
+    this.pending.push(body);
+    this.pendingBytes += body.length;
+    this.writeEnd(APP_STATUS_OK);
+    this.stdin.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+    this.data?.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+    this.host.requestSettled(this);
+  }
+
+  /** ResponseSink: the CGI head (`Status:` + headers) is queued and goes out with the first body bytes. */
+  sendHead(status: string, headers: readonly Header[]): void {
+    if (this.ended) return;
+    const head = formatCgiHead(status, headers);
+    this.pending.push(head);
+    this.pendingBytes += head.length;
+  }
+
+  /**
+   * ResponseSink: small chunks are coalesced until the end of this event-loop turn (or a full record), so a
+   * body of many small pieces costs few records and one socket write. Resolves after a drain when the socket's
+   * buffer is full, which stops the driver from pulling more from the app (a client that never reads).
+   */
+  write(chunk: Uint8Array): void | Promise<void> {
+    if (this.ended || chunk.length === 0) return;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= this.host.limits.maxRecordContent) this.flush();
+    else this.flushTimer ??= setImmediate(this.flushLater);
+    if (this.host.needDrain) return this.host.drained();
+  }
+
+  /** ResponseSink: the rest of STDOUT, its empty record, STDERR's end if it was used, and END_REQUEST, in one write. */
+  end(ok: boolean): void {
+    if (this.ended) return;
+    this.writeEnd(ok ? APP_STATUS_OK : APP_STATUS_FAILED);
+  }
+
+  private readonly flushLater = (): void => {
+    this.flushTimer = undefined;
+    this.flush();
+  };
+
+  private flush(): void {
+    if (this.flushTimer !== undefined) {
+      clearImmediate(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    if (this.pendingBytes === 0 || this.ended) return;
+    const max = this.host.limits.maxRecordContent;
+    const out = Buffer.allocUnsafe(streamSize(this.pendingBytes, max));
+    writeStream(out, 0, RecordType.Stdout, this.id, this.pending, this.pendingBytes, max);
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.host.write(out);
+  }
+
+  private writeEnd(appStatus: number): void {
+    if (this.flushTimer !== undefined) {
+      clearImmediate(this.flushTimer);
+      this.flushTimer = undefined;
+    }
+    const max = this.host.limits.maxRecordContent;
+    const size =
+      streamSize(this.pendingBytes, max) +
+      FCGI_HEADER_LEN +
+      (this.stderrUsed ? FCGI_HEADER_LEN : 0) +
+      FIXED_RECORD_SIZE;
+    const out = Buffer.allocUnsafe(size);
+    let at = writeStream(out, 0, RecordType.Stdout, this.id, this.pending, this.pendingBytes, max);
+    at = encodeHeader(out, at, RecordType.Stdout, this.id, 0, 0);
+    if (this.stderrUsed) at = encodeHeader(out, at, RecordType.Stderr, this.id, 0, 0);
+    writeEndRequest(out, at, this.id, appStatus, ProtocolStatus.RequestComplete);
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.host.write(out);
+    this.markEnded();
+  }
+
+  private markEnded(): void {
+    this.ended = true;
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    this.host.requestEnded(this);
+  }
+
+  // tsgi.errors → FCGI_STDERR records, written at once (web servers log them). Bounded: past the backlog limit
+  // (a peer that does not read) diagnostics are dropped rather than buffered without end.
+  private writeStderr(text: string | Uint8Array): void {
+    if (this.ended) return;
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    if (bytes.length === 0) return;
+    if (this.host.writableLength > this.host.limits.maxStderrBacklogBytes) return;
+    this.stderrUsed = true;
+    this.host.write(
+      encodeStream(RecordType.Stderr, this.id, bytes, this.host.limits.maxRecordContent, false),
+    );
+  }
+}
