@@ -143,12 +143,8 @@ class Exchange {
     return this.write;
   };
 
+  // Only reachable through startResponse, so a status is always recorded; the body-before-start case is in #emit.
   readonly write: Write = (chunk) => {
-    if (this.#status === undefined) {
-      return Promise.reject(
-        new ValidationError('ERR_WRITE_BEFORE_START', 'tsgi: write() was called before startResponse'),
-      );
-    }
     const sent = this.send(chunk);
     sent.catch(() => undefined); // an app that ignores write()'s promise must not crash the process
     return sent;
