@@ -37,6 +37,13 @@ export interface ToNodeHandlerOptions {
   onResponse?(report: NodeResponseReport): void;
 }
 
+// RFC 9113 §7 INTERNAL_ERROR: the RST_STREAM code of a cut-off response (spelled out here so that loading this
+// module does not load node:http2, which a CGI process would pay for on every request).
+const HTTP2_INTERNAL_ERROR = 0x2;
+
+// How long a cut-off response's socket may take to flush the bytes sent before the cut.
+const CUT_OFF_LINGER_MS = 10_000;
+
 const STDERR: ErrorStream = { write: (text) => void process.stderr.write(text) };
 
 /**
@@ -74,17 +81,20 @@ class NodeResponseSink implements ResponseSink {
       return;
     }
     const res = this.#res as ServerResponse;
-    const reason = status.slice(4);
+    // "200" alone is served (headers.ts parseStatus): Node then fills in the standard reason phrase.
+    const reason = status.length > 4 ? status.slice(4) : undefined;
     if (res.getHeaderNames().length === 0) {
       // A flat [name, value, …] list keeps repeated names (two Set-Cookie) apart and in the app's order.
-      res.writeHead(code, reason, flat);
+      if (reason === undefined) res.writeHead(code, flat);
+      else res.writeHead(code, reason, flat);
       return;
     }
     // Headers already set on `res` (Express sets X-Powered-By before the route runs): Node 20's writeHead(array)
     // merges through setHeader and keeps only the last of two Set-Cookie, so append them one by one instead.
     for (const [name] of headers) res.removeHeader(name);
     for (const [name, value] of headers) res.appendHeader(name, value);
-    res.writeHead(code, reason);
+    if (reason === undefined) res.writeHead(code);
+    else res.writeHead(code, reason);
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
@@ -96,14 +106,34 @@ class NodeResponseSink implements ResponseSink {
   end(ok: boolean): void | Promise<void> {
     if (this.#closed) return;
     if (!ok) {
-      // Destroying the socket (HTTP/2: resetting the stream) is the only way a client can tell a cut-off
-      // response from a complete one once the head went out without a Content-Length.
-      this.#res.destroy();
+      this.#cutOff();
       return;
     }
     this.#res.end();
     if (this.#finished) return;
     return this.#until('finish');
+  }
+
+  /**
+   * Ends a response that must not look complete. HTTP/1: the bytes already written go out first (Node corks
+   * them until the next tick, and a plain destroy() would drop them), then the connection closes without the
+   * last chunk or the promised Content-Length, which is how an HTTP/1.1 client tells a cut-off (RFC 9112 §8).
+   * HTTP/2: the stream is reset (RST_STREAM), the connection and its other streams stay up.
+   */
+  #cutOff(): void {
+    if (this.#http2) {
+      (this.#res as Http2ServerResponse).stream.close(HTTP2_INTERNAL_ERROR);
+      return;
+    }
+    const socket = this.#res.socket;
+    if (socket === null || socket.destroyed) {
+      this.#res.destroy();
+      return;
+    }
+    socket.end();
+    socket.once('finish', () => socket.destroy());
+    // A client that stops reading must not hold the socket open forever.
+    setTimeout(() => socket.destroy(), CUT_OFF_LINGER_MS).unref();
   }
 
   /** Resolves on `event` or when the connection closes, whichever comes first (a gone client never drains). */
