@@ -1,0 +1,408 @@
+// fromNodeHandler: a node:http-style handler driven by an environ, checked through the real response driver.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { fromNodeHandler, getEnviron } from '../../../src/adapters/node.js';
+import { buildEnviron } from '../../../src/shared/environ.js';
+import { createInput } from '../../../src/shared/input.js';
+import { runApplication } from '../../../src/shared/respond.js';
+import type { Environ, Header } from '../../../src/shared/types.js';
+import { callApp, collectErrors, createTestEnviron } from '../../../src/testing/index.js';
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+const tick = (ms = 5): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** An environ whose body comes from `source`, chunk by chunk, as a front end would feed it. */
+function streamingEnviron(source: AsyncIterable<Uint8Array>, length: number, signal?: AbortSignal): Environ {
+  const vars = {
+    REQUEST_METHOD: 'POST',
+    SCRIPT_NAME: '',
+    PATH_INFO: '/upload',
+    QUERY_STRING: '',
+    SERVER_NAME: 'localhost',
+    SERVER_PORT: '80',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    CONTENT_LENGTH: String(length),
+    CONTENT_TYPE: 'application/octet-stream',
+  };
+  return buildEnviron(
+    vars,
+    createInput(source, { contentLength: length }),
+    collectErrors(),
+    signal ? { signal } : {},
+  );
+}
+
+describe('fromNodeHandler: the response', () => {
+  it('turns status, headers and body into startResponse and chunks, with no status line or chunk framing', async () => {
+    const app = fromNodeHandler((_req, res) => {
+      res.statusCode = 201;
+      res.setHeader('Content-Type', 'text/plain');
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.write('hello ');
+      res.end('world');
+    });
+    const response = await callApp(app);
+    expect(response.status).toBe('201 Created');
+    expect(response.headers).toEqual([
+      ['Content-Type', 'text/plain'],
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+    ]);
+    expect(response.text).toBe('hello world');
+    expect(response.outcome.ok).toBe(true);
+  });
+
+  it('adds Content-Length for a body given whole to end(), as node:http does', async () => {
+    const response = await callApp(fromNodeHandler((_req, res) => res.end('12345')));
+    expect(response.header('content-length')).toBe('5');
+    const empty = await callApp(fromNodeHandler((_req, res) => res.end()));
+    expect(empty.header('content-length')).toBe('0');
+  });
+
+  it('merges writeHead headers (object, nested and flat arrays) with earlier setHeader calls', async () => {
+    const object = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('X-Early', '1');
+        res.writeHead(404, 'Nope', { 'X-Late': '2', 'Content-Length': 0 });
+        res.end();
+      }),
+    );
+    expect(object.status).toBe('404 Nope');
+    expect(object.headers).toEqual([
+      ['X-Early', '1'],
+      ['X-Late', '2'],
+      ['Content-Length', '0'],
+    ]);
+    const flat = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('Set-Cookie', 'old=1');
+        res.writeHead(200, ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2']);
+        res.end();
+      }),
+    );
+    expect(flat.headers.filter(([name]) => name === 'Set-Cookie')).toEqual([
+      ['Set-Cookie', 'a=1'],
+      ['Set-Cookie', 'b=2'],
+    ]);
+    const nested = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.writeHead(200, [
+          ['X-A', '1'],
+          ['X-A', '2'],
+        ] as unknown as string[]);
+        res.end();
+      }),
+    );
+    expect(nested.headers.filter(([name]) => name === 'X-A')).toHaveLength(2);
+  });
+
+  it('drops Transfer-Encoding and other hop-by-hop headers so Node never frames the body', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('Transfer-Encoding', 'chunked');
+        res.writeHead(200, { Connection: 'close', 'Keep-Alive': 'timeout=5', 'X-Ok': 'yes' });
+        res.write('abc');
+        res.end('def');
+      }),
+    );
+    expect(response.headers).toEqual([['X-Ok', 'yes']]);
+    expect(response.text).toBe('abcdef');
+  });
+
+  it('keeps the head for an empty body of 204 and for HEAD, with the declared Content-Length', async () => {
+    const noContent = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.statusCode = 204;
+        res.end();
+      }),
+    );
+    expect(noContent.status).toBe('204 No Content');
+    expect(noContent.body.byteLength).toBe(0);
+    const head = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('Content-Length', '11');
+        res.end('hello world');
+      }),
+      createTestEnviron({ REQUEST_METHOD: 'HEAD' }),
+    );
+    expect(head.header('content-length')).toBe('11');
+    expect(head.body.byteLength).toBe(0);
+    expect(head.outcome.ok).toBe(true);
+  });
+
+  it('ignores trailers with one log line and ignores 1xx interim responses', async () => {
+    const environ = createTestEnviron();
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.writeContinue();
+        res.writeEarlyHints({ link: '</a.css>; rel=preload' });
+        res.addTrailers({ 'X-Sum': '1' });
+        res.addTrailers({ 'X-Sum': '2' });
+        res.end('body');
+      }),
+      environ,
+    );
+    expect(response.status).toBe('200 OK');
+    expect(response.text).toBe('body');
+    expect(response.errors.match(/addTrailers\(\) ignored/g)).toHaveLength(1);
+  });
+
+  it('sends the head on flushHeaders() before any body byte', async () => {
+    let headAt = -1;
+    let writes = 0;
+    const app = fromNodeHandler((_req, res) => {
+      res.setHeader('Content-Type', 'text/event-stream');
+      res.flushHeaders();
+      setTimeout(() => res.end('data: 1\n\n'), 20);
+    });
+    const environ = createTestEnviron();
+    const outcome = await runApplication(app, environ, {
+      sendHead(status) {
+        expect(status).toBe('200 OK');
+        headAt = writes;
+      },
+      write() {
+        writes += 1;
+      },
+      end() {},
+    });
+    expect(outcome.ok).toBe(true);
+    expect(headAt).toBe(0);
+    expect(writes).toBe(1);
+  });
+
+  it('turns a thrown error into the driver 500 and an error after the head into a cut-off', async () => {
+    const thrown = await callApp(
+      fromNodeHandler(() => {
+        throw new Error('boom');
+      }),
+    );
+    expect(thrown.statusCode).toBe(500);
+    expect(thrown.errors).toContain('boom');
+    const late = await callApp(
+      fromNodeHandler(async (_req, res) => {
+        res.write('partial');
+        await tick();
+        throw new Error('late boom');
+      }),
+    );
+    expect(late.statusCode).toBe(200);
+    expect(late.text).toBe('partial');
+    expect(late.outcome.ok).toBe(false);
+  });
+
+  it('cuts the response off when the handler destroys it, and survives a write after end', async () => {
+    const destroyed = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.write('x');
+        setTimeout(() => res.destroy(), 5);
+      }),
+    );
+    expect(destroyed.outcome.ok).toBe(false);
+    const afterEnd = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.end('done');
+        res.write('more');
+      }),
+    );
+    expect(afterEnd.text).toBe('done');
+    expect(afterEnd.outcome.ok).toBe(true);
+  });
+
+  it('applies back-pressure: res.write() returns false until the front end has taken the bytes', async () => {
+    const results: boolean[] = [];
+    let drains = 0;
+    const app = fromNodeHandler((_req, res) => {
+      const big = Buffer.alloc(64 * 1024, 1);
+      results.push(res.write(big));
+      res.once('drain', () => {
+        drains += 1;
+        res.end();
+      });
+    });
+    let received = 0;
+    const outcome = await runApplication(app, createTestEnviron(), {
+      sendHead() {},
+      async write(chunk) {
+        await tick(10);
+        received += chunk.byteLength;
+      },
+      end() {},
+    });
+    expect(results).toEqual([false]);
+    expect(drains).toBe(1);
+    expect(received).toBe(64 * 1024);
+    expect(outcome.ok).toBe(true);
+  });
+});
+
+describe('fromNodeHandler: the request', () => {
+  it('builds method, url, headers and socket from the environ', async () => {
+    let seen: Record<string, unknown> = {};
+    const app = fromNodeHandler((req: IncomingMessage, res: ServerResponse) => {
+      const socket = req.socket as IncomingMessage['socket'] & { encrypted?: boolean };
+      seen = {
+        method: req.method,
+        url: req.url,
+        httpVersion: req.httpVersion,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: socket.remoteAddress,
+        remotePort: socket.remotePort,
+        encrypted: socket.encrypted,
+        environ: getEnviron(req)?.REQUEST_METHOD,
+      };
+      res.end();
+    });
+    await callApp(
+      app,
+      createTestEnviron({
+        REQUEST_METHOD: 'PUT',
+        PATH_INFO: '/a b',
+        QUERY_STRING: 'x=1',
+        REQUEST_URI: '/a%20b?x=1',
+        HTTP_X_FORWARDED_FOR: '10.0.0.1',
+        HTTP_ACCEPT_LANGUAGE: 'en',
+        CONTENT_TYPE: 'text/plain',
+        REMOTE_ADDR: '192.0.2.7',
+        REMOTE_PORT: '54321',
+        HTTPS: 'on',
+        body: 'hi',
+      }),
+    );
+    expect(seen).toMatchObject({
+      method: 'PUT',
+      url: '/a%20b?x=1',
+      httpVersion: '1.1',
+      remoteAddress: '192.0.2.7',
+      remotePort: 54321,
+      encrypted: true,
+      environ: 'PUT',
+    });
+    expect(seen.headers).toMatchObject({
+      'x-forwarded-for': '10.0.0.1',
+      'accept-language': 'en',
+      'content-type': 'text/plain',
+      'content-length': '2',
+      host: 'localhost',
+    });
+    expect(seen.rawHeaders).toContain('X-Forwarded-For');
+  });
+
+  it('routes below SCRIPT_NAME: req.url relative to the mount point, originalUrl and baseUrl the full path', async () => {
+    let seen: Record<string, unknown> = {};
+    const app = fromNodeHandler((req, res) => {
+      const mounted = req as IncomingMessage & { baseUrl?: string; originalUrl?: string };
+      seen = { url: req.url, baseUrl: mounted.baseUrl, originalUrl: mounted.originalUrl };
+      res.end();
+    });
+    await callApp(
+      app,
+      createTestEnviron({
+        SCRIPT_NAME: '/cgi-bin/app.cgi',
+        PATH_INFO: '/users/1',
+        QUERY_STRING: 'q=%2F',
+        REQUEST_URI: '/cgi-bin/app.cgi/users/1?q=%2F',
+      }),
+    );
+    expect(seen).toEqual({
+      url: '/users/1?q=%2F',
+      baseUrl: '/cgi-bin/app.cgi',
+      originalUrl: '/cgi-bin/app.cgi/users/1?q=%2F',
+    });
+    await callApp(app, createTestEnviron({ SCRIPT_NAME: '/app', PATH_INFO: '', REQUEST_URI: undefined }));
+    expect(seen).toEqual({ url: '/', baseUrl: '/app', originalUrl: '/app' });
+  });
+
+  it('reads the body from tsgi.input only as the handler reads it (a slow handler holds the upload back)', async () => {
+    const CHUNK = 64 * 1024;
+    const TOTAL = 64;
+    let pulled = 0;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < TOTAL; i++) {
+        pulled += 1;
+        yield new Uint8Array(CHUNK).fill(i);
+      }
+    }
+    let pulledWhenPaused = -1;
+    let received = 0;
+    const app = fromNodeHandler(async (req, res) => {
+      const first = await new Promise<Buffer>((resolve) =>
+        req.once('data', (chunk: Buffer) => {
+          req.pause();
+          resolve(chunk);
+        }),
+      );
+      received += first.byteLength;
+      await tick(50);
+      pulledWhenPaused = pulled;
+      for await (const chunk of req) received += (chunk as Buffer).byteLength;
+      res.end(String(received));
+    });
+    const response = await callApp(app, streamingEnviron(source(), CHUNK * TOTAL));
+    expect(response.text).toBe(String(CHUNK * TOTAL));
+    // At most the readable's buffer (16 KiB → one 64 KiB chunk) plus the one being read: never the whole body.
+    expect(pulledWhenPaused).toBeLessThanOrEqual(3);
+  });
+
+  it('emits aborted and close on req and close on res when tsgi.signal aborts, and drops later writes', async () => {
+    const controller = new AbortController();
+    const events: string[] = [];
+    let writeAfterAbort: boolean | undefined;
+    async function* source(): AsyncGenerator<Uint8Array> {
+      yield new Uint8Array(10);
+      await new Promise(() => undefined);
+    }
+    const app = fromNodeHandler((req, res) => {
+      req.on('aborted', () => events.push('req aborted'));
+      req.on('close', () => events.push('req close'));
+      req.on('error', () => events.push('req error'));
+      res.on('close', () => {
+        events.push('res close');
+        writeAfterAbort = res.write('late');
+      });
+      res.write('first');
+    });
+    const written: string[] = [];
+    const outcome = runApplication(app, streamingEnviron(source(), 100, controller.signal), {
+      sendHead() {},
+      write(chunk) {
+        written.push(text(chunk));
+        controller.abort();
+      },
+      end() {},
+    });
+    const result = await outcome;
+    await tick(20);
+    expect(result.ok).toBe(false);
+    expect(written).toEqual(['first']);
+    expect(events).toEqual(expect.arrayContaining(['req aborted', 'req close', 'res close']));
+    expect(writeAfterAbort).toBe(false);
+  });
+
+  it('gives a Connect-style handler no next(): Express answers an unmatched route with its own 404', async () => {
+    const calls: unknown[][] = [];
+    const handler = Object.assign((req: IncomingMessage, res: ServerResponse, ...rest: unknown[]) => {
+      calls.push(rest);
+      res.statusCode = 404;
+      res.end();
+    }, {});
+    const response = await callApp(fromNodeHandler(handler));
+    expect(response.statusCode).toBe(404);
+    expect(calls).toEqual([[]]);
+  });
+});
+
+describe('fromNodeHandler: headers the driver refuses', () => {
+  it('ends with the driver 500 when the head is invalid for tsgi', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('Status', '200');
+        res.end('x');
+      }),
+    );
+    expect(response.statusCode).toBe(500);
+    const sent: Header[] = response.headers;
+    expect(sent.some(([name]) => name === 'Status')).toBe(false);
+  });
+});
