@@ -13,6 +13,8 @@ const ENTRIES = [
   'src/middleware/index.ts',
   'src/testing/index.ts',
   'src/cli/main.ts',
+  // the runtime `tsgi build` bundles into each built file (src/deploy/build-app.ts reads it from dist/)
+  'src/deploy/launch.ts',
 ];
 
 // `--js-only` (development while parts are missing): skip absent entries and the .d.ts step.

@@ -11,11 +11,13 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   cgi: () => import('./cgi.js'),
   serve: () => import('./serve.js'),
+  build: () => import('./build.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
   cgi: 'run APP once as a CGI program (RFC 3875): environment + stdin in, Status: + headers + body out',
   serve: 'serve APP on the development server (node:http), validator on',
+  build: 'bundle APP into one self-contained executable file (CGI and FastCGI, no node_modules needed)',
 };
 
 function usage(): string {
