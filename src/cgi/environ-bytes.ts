@@ -1,6 +1,6 @@
 // The CGI request variables as bytes: RFC 3875 meta-variables read losslessly from the process environment.
-import { readFileSync } from 'node:fs';
 import { bytesToLatin1 } from '../shared/encoding.js';
+import { nodeBuiltin } from './node-builtins.js';
 
 const NUL = 0x00;
 const EQUALS = 0x3d;
@@ -52,7 +52,7 @@ function toLatin1(text: string): string {
 export function readRequestVariables(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (process.platform === 'linux') {
     try {
-      return parseEnvironBlock(readFileSync('/proc/self/environ'));
+      return parseEnvironBlock(nodeBuiltin('node:fs').readFileSync('/proc/self/environ'));
     } catch {
       // /proc not mounted (chroot, container without procfs): fall back to the decoded environment
     }

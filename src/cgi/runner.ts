@@ -25,8 +25,9 @@ export interface CgiOptions {
 /** Exit status of a CGI run whose response was cut off (error after the head, Content-Length not met, EPIPE). */
 export const EXIT_CUT_OFF = 1;
 
-function errorStream(out: Writable): ErrorStream {
-  return { write: (text) => void out.write(text) };
+// process.stderr is created on first use (a pipe stream costs ~2.5 ms to set up): only when something is written.
+function errorStream(out: () => Writable): ErrorStream {
+  return { write: (text) => void out().write(text) };
 }
 
 /**
@@ -41,8 +42,7 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const variables = options.variables ?? readRequestVariables();
   removeHttpoxy();
   const stdout = options.stdout ?? process.stdout;
-  const stderr = options.stderr ?? process.stderr;
-  const errors = errorStream(stderr);
+  const errors = errorStream(() => options.stderr ?? process.stderr);
   const controller = new AbortController();
   // The web server closed our stdout (client gone): stop the application quietly, nobody is listening.
   const sink = createStdoutSink(stdout, (error) => controller.abort(error));

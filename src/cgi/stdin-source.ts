@@ -1,12 +1,12 @@
 // The CGI request body: exactly CONTENT_LENGTH bytes pulled from file descriptor 0, never one byte more.
-import { read } from 'node:fs';
+import { nodeBuiltin } from './node-builtins.js';
 
 /** Largest single read; also the most the runner holds in memory for the body at once. */
 const READ_SIZE = 64 * 1024;
 
 function readOnce(fd: number, buffer: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => {
-    read(fd, buffer, 0, buffer.length, null, (error, bytesRead) =>
+    nodeBuiltin('node:fs').read(fd, buffer, 0, buffer.length, null, (error, bytesRead) =>
       error ? reject(error) : resolve(bytesRead),
     );
   });

@@ -1,7 +1,7 @@
 // Loading APP for the CLI: `path[#exportName]` → the tsgi Application it exports (.js/.mjs, or .ts transpiled).
-import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nodeBuiltin } from '../cgi/node-builtins.js';
 import type { Application } from '../shared/types.js';
 import { CliError } from './cli-error.js';
 
@@ -67,7 +67,8 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   const { path, exportName } = parseAppSpec(spec);
   const file = resolve(cwd, path);
   try {
-    if (!statSync(file).isFile()) throw new CliError(`APP '${path}' is not a file`, APP_HINT);
+    if (!nodeBuiltin('node:fs').statSync(file).isFile())
+      throw new CliError(`APP '${path}' is not a file`, APP_HINT);
   } catch (error) {
     if (error instanceof CliError) throw error;
     throw new CliError(`cannot find APP '${path}' (looked at ${file})`, APP_HINT);

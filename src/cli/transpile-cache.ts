@@ -1,17 +1,11 @@
 // TypeScript apps on Node without type stripping: esbuild bundles them once; later runs import the cached output.
-import {
-  closeSync,
-  lstatSync,
-  mkdirSync,
-  openSync,
-  readSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nodeBuiltin } from '../cgi/node-builtins.js';
+
+const { closeSync, lstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } =
+  nodeBuiltin('node:fs');
+const tmpdir = (): string => nodeBuiltin('node:os').tmpdir();
 
 // Bump when the shape of the cached output changes, so that an upgrade never imports an old bundle.
 const CACHE_FORMAT = 1;
@@ -115,7 +109,7 @@ export async function transpiledModuleUrl(entry: string): Promise<string> {
   });
   const text = `${MARK}${JSON.stringify(stamps)}\n${code}`;
   // No safe cache directory: a private one-off directory (mkdtemp is mode 0700) keeps the import just as safe.
-  const target = dir ?? (await import('node:fs')).mkdtempSync(join(tmpdir(), 'tsgi-app-'));
+  const target = dir ?? nodeBuiltin('node:fs').mkdtempSync(join(tmpdir(), 'tsgi-app-'));
   const file = cacheFile(target, entry);
   // Write beside and rename: a concurrent CGI request reads either the old bundle or the new one, never half.
   const partial = `${file}.${process.pid}.tmp`;
