@@ -11,12 +11,16 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   cgi: () => import('./cgi.js'),
   serve: () => import('./serve.js'),
+  fastcgi: () => import('./fastcgi.js'),
+  call: () => import('./call.js'),
   build: () => import('./build.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
   cgi: 'run APP once as a CGI program (RFC 3875): environment + stdin in, Status: + headers + body out',
   serve: 'serve APP on the development server (node:http), validator on',
+  fastcgi: 'serve APP over FastCGI for nginx/Apache/lighttpd: TCP, unix socket, fd 0 or systemd; --workers N',
+  call: 'send one request to a FastCGI listener and print the response like curl -i',
   build: 'bundle APP into one self-contained executable file (CGI and FastCGI, no node_modules needed)',
 };
 

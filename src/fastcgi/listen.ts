@@ -169,23 +169,28 @@ export function parseSocketMode(text: string): number {
 /**
  * Binds `server` to `address` and resolves once it listens. A unix socket is created under a umask that
  * leaves it closed to others from the first instant (no window with a looser mode), then chmod/chown'ed.
+ * `shared` is for cluster workers: the primary has already cleared the path and binds with its own umask.
  */
 export async function listenOn(
   server: Server,
   address: ListenAddress,
-  options: SocketFileOptions & { backlog?: number } = {},
+  options: SocketFileOptions & { backlog?: number; shared?: boolean } = {},
 ): Promise<void> {
   const backlog = options.backlog ?? 511;
   if (address.kind === 'unix') {
     const mode = options.socketMode ?? DEFAULT_SOCKET_MODE;
     checkSocketMode(mode);
-    await clearStaleSocket(address.path);
-    // bind(2) creates the file with 0777 & ~umask; node binds synchronously inside listen().
-    const previous = process.umask(0o777 & ~mode);
-    try {
+    if (options.shared === true) {
       await listenWith(server, () => server.listen({ path: address.path, backlog }));
-    } finally {
-      process.umask(previous);
+    } else {
+      await clearStaleSocket(address.path);
+      // bind(2) creates the file with 0777 & ~umask; node binds synchronously inside listen().
+      const previous = process.umask(0o777 & ~mode);
+      try {
+        await listenWith(server, () => server.listen({ path: address.path, backlog }));
+      } finally {
+        process.umask(previous);
+      }
     }
     applySocketFileOptions(address.path, mode, options);
     return;

@@ -1,0 +1,49 @@
+// Public API of `tsgi/fastcgi`: the listener, one connection, the client, the wire codec and the limits.
+export {
+  createFastCgiServer,
+  FastCgiServer,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_REQUESTS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  type FastCgiServerOptions,
+  type StopResult,
+} from './server.js';
+export {
+  serveFastCgi,
+  NoListenAddressError,
+  type RunningFastCgi,
+  type ServeFastCgiOptions,
+} from './serve.js';
+export {
+  parseListenAddress,
+  formatListenAddress,
+  parseSocketMode,
+  checkSocketMode,
+  defaultAddresses,
+  FCGI_LISTENSOCK_FILENO,
+  DEFAULT_SOCKET_MODE,
+  type ListenAddress,
+  type SocketFileOptions,
+} from './listen.js';
+export { parseWebServerAddrs, type PeerFilter } from './web-server-addrs.js';
+export {
+  FastCgiConnection,
+  serveConnection,
+  type ConnectionOptions,
+  type ManagementValues,
+  type RequestGate,
+} from './connection.js';
+export {
+  FastCgiClient,
+  connectFastCgi,
+  parseCgiResponse,
+  type FastCgiAddress,
+  type FastCgiClientOptions,
+  type FastCgiRequestOptions,
+  type FastCgiResponse,
+  type CgiResponse,
+  type StreamSource,
+} from './client.js';
+export { authorizerVariable, isAuthorizerRequest, AUTHORIZER_VARIABLE_PREFIX } from './authorizer.js';
+export { DEFAULT_LIMITS, resolveLimits, type FastCgiLimits } from './limits.js';
+export { RecordType, Role, ProtocolStatus, Flags, ManagementVariable } from './protocol.js';

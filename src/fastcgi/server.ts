@@ -1,0 +1,214 @@
+// The FastCGI listener: accepts on any number of sockets, keeps the listener-wide limits, stops gracefully.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Application } from '../shared/types.js';
+import { FastCgiConnection, type RequestGate } from './connection.js';
+import type { FastCgiLimits } from './limits.js';
+import {
+  formatListenAddress,
+  listenOn,
+  parseListenAddress,
+  type ListenAddress,
+  type SocketFileOptions,
+} from './listen.js';
+import { parseWebServerAddrs, type PeerFilter } from './web-server-addrs.js';
+
+/** Listener-wide defaults: FCGI_MAX_CONNS and FCGI_MAX_REQS as answered to FCGI_GET_VALUES. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+export const DEFAULT_MAX_REQUESTS = 1024;
+/** How long a graceful stop waits for in-flight requests before aborting them. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** How the listener behaves; every field is optional. */
+export interface FastCgiServerOptions extends SocketFileOptions {
+  /** Per-connection limits (params bytes, requests per connection, idle keep-conn time, …), see limits.ts. */
+  limits?: Partial<FastCgiLimits>;
+  /** Connections open at once (FCGI_MAX_CONNS); one more is closed at accept with a log line. */
+  maxConnections?: number;
+  /** Requests in flight at once over all connections (FCGI_MAX_REQS); one more gets FCGI_OVERLOADED. */
+  maxRequests?: number;
+  /** Serve several requests at once on one connection (FCGI_MPXS_CONNS; default true). */
+  multiplex?: boolean;
+  /** `tsgi.multiprocess` in the environ (set by `--workers`). */
+  multiprocess?: boolean;
+  /**
+   * Who may connect over TCP, as FCGI_WEB_SERVER_ADDRS (§3.2): comma-separated IPv4/IPv6 addresses or
+   * subnets. Default: the FCGI_WEB_SERVER_ADDRS environment variable; unset means anyone.
+   */
+  webServerAddrs?: string;
+  /** Listen backlog (default 511). */
+  backlog?: number;
+  /** One line per event an operator should see (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** What a graceful stop did. */
+export interface StopResult {
+  /** True when every in-flight request finished before the timeout. */
+  drained: boolean;
+  /** Requests aborted because the timeout passed. */
+  aborted: number;
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+// A counter shared by every connection of this listener (FCGI_MAX_REQS is per application, not per connection).
+function createGate(limit: number): RequestGate & { readonly inFlight: number } {
+  let inFlight = 0;
+  return {
+    get inFlight() {
+      return inFlight;
+    },
+    tryAcquire() {
+      if (inFlight >= limit) return false;
+      inFlight++;
+      return true;
+    },
+    release() {
+      inFlight--;
+    },
+  };
+}
+
+/**
+ * A FastCGI listener serving `app`: call `listen()` once per address, `close()` to stop. Each accepted
+ * socket becomes a FastCgiConnection; a connection's bad bytes close that connection only.
+ */
+export class FastCgiServer {
+  readonly app: Application;
+  private readonly options: FastCgiServerOptions;
+  private readonly servers: Server[] = [];
+  private readonly bound: string[] = [];
+  private readonly connections = new Set<FastCgiConnection>();
+  private readonly peers: PeerFilter | undefined;
+  private readonly gate: ReturnType<typeof createGate>;
+  private readonly maxConnections: number;
+  private readonly logLine: (line: string) => void;
+  private stopping: Promise<StopResult> | undefined;
+
+  constructor(app: Application, options: FastCgiServerOptions = {}) {
+    this.app = app;
+    this.options = options;
+    this.logLine = options.log ?? defaultLog;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.gate = createGate(options.maxRequests ?? DEFAULT_MAX_REQUESTS);
+    this.peers = parseWebServerAddrs(options.webServerAddrs ?? process.env.FCGI_WEB_SERVER_ADDRS);
+  }
+
+  /** Where the listener listens, as `formatListenAddress` writes it (TCP port 0 resolved to the real port). */
+  get addresses(): readonly string[] {
+    return this.bound;
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Requests in flight over all connections. */
+  get activeRequests(): number {
+    let total = 0;
+    for (const connection of this.connections) total += connection.activeRequests;
+    return total;
+  }
+
+  /** FCGI_WEB_SERVER_ADDRS in force, or undefined when anyone may connect. */
+  get webServerAddrs(): string | undefined {
+    return this.peers?.description;
+  }
+
+  /**
+   * Starts listening on `address` (a string as `parseListenAddress` reads it, or a parsed one) and resolves
+   * with the address as bound. `shared` is for cluster workers (the primary prepared the socket file).
+   */
+  async listen(address: string | ListenAddress, options: { shared?: boolean } = {}): Promise<ListenAddress> {
+    if (this.stopping !== undefined) throw new Error('tsgi fastcgi: the listener is stopping');
+    const target = typeof address === 'string' ? parseListenAddress(address) : address;
+    const server = createServer({ noDelay: true }, this.accept);
+    server.on('error', (error) => this.logLine(`tsgi fastcgi: listener error: ${error.message}`));
+    await listenOn(server, target, { ...this.options, shared: options.shared });
+    this.servers.push(server);
+    const info = server.address();
+    const actual: ListenAddress =
+      target.kind === 'tcp' && info !== null && typeof info === 'object'
+        ? { kind: 'tcp', host: target.host, port: (info as AddressInfo).port }
+        : target;
+    this.bound.push(formatListenAddress(actual));
+    return actual;
+  }
+
+  /**
+   * Graceful stop: stop accepting, let in-flight requests finish (keep-conn connections close when idle),
+   * and after `timeoutMs` abort what is left. Resolves when every connection is closed.
+   */
+  close(timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<StopResult> {
+    this.stopping ??= this.drain(timeoutMs);
+    return this.stopping;
+  }
+
+  private async drain(timeoutMs: number): Promise<StopResult> {
+    // close() stops accepting now; its callback would wait for every connection, so it is not awaited.
+    for (const server of this.servers) server.close();
+    for (const connection of this.connections) connection.closeWhenIdle();
+    const allClosed = async (): Promise<void> => {
+      const open = [...this.connections].filter((connection) => !connection.isClosed);
+      await Promise.all(
+        open.map((connection) => new Promise<void>((resolve) => connection.once('close', () => resolve()))),
+      );
+    };
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<'timeout'>(
+      (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+    );
+    const outcome = await Promise.race([allClosed(), timedOut]);
+    clearTimeout(timer);
+    if (outcome !== 'timeout') return { drained: true, aborted: 0 };
+    const aborted = this.activeRequests;
+    this.logLine(`tsgi fastcgi: ${aborted} request(s) still running after ${timeoutMs} ms; aborting them`);
+    for (const connection of this.connections) connection.shutdown('server shutting down');
+    await allClosed();
+    return { drained: false, aborted };
+  }
+
+  private readonly accept = (socket: Socket): void => {
+    // Unix sockets have no remote address: FCGI_WEB_SERVER_ADDRS concerns TCP peers only (§3.2).
+    if (
+      this.peers !== undefined &&
+      socket.remoteFamily !== undefined &&
+      !this.peers.allows(socket.remoteAddress)
+    ) {
+      this.logLine(
+        `tsgi fastcgi: refused a connection from ${socket.remoteAddress} (not in FCGI_WEB_SERVER_ADDRS=${this.peers.description})`,
+      );
+      socket.destroy();
+      return;
+    }
+    if (this.connections.size >= this.maxConnections) {
+      this.logLine(
+        `tsgi fastcgi: refused a connection: ${this.maxConnections} already open (maxConnections)`,
+      );
+      socket.destroy();
+      return;
+    }
+    if (this.stopping !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const connection = new FastCgiConnection(socket, this.app, {
+      limits: this.options.limits,
+      multiplex: this.options.multiplex,
+      multiprocess: this.options.multiprocess,
+      gate: this.gate,
+      values: { maxConns: this.maxConnections, maxReqs: this.options.maxRequests ?? DEFAULT_MAX_REQUESTS },
+      log: this.logLine,
+    });
+    this.connections.add(connection);
+    connection.once('close', () => this.connections.delete(connection));
+  };
+}
+
+/** Creates a listener for `app`; call `listen(address)` on it. */
+export function createFastCgiServer(app: Application, options?: FastCgiServerOptions): FastCgiServer {
+  return new FastCgiServer(app, options);
+}
