@@ -34,7 +34,9 @@ export interface SpawnCgiOptions {
 }
 
 /** Splits CGI output at the blank line that ends the head (CRLF or bare LF, as RFC 3875 §6.2 allows). */
-export function parseCgiOutput(raw: Uint8Array): Pick<CgiResult, 'status' | 'headLines' | 'headers' | 'body'> {
+export function parseCgiOutput(
+  raw: Uint8Array,
+): Pick<CgiResult, 'status' | 'headLines' | 'headers' | 'body'> {
   const buffer = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   let end = buffer.indexOf('\r\n\r\n');
   let skip = 4;
