@@ -64,7 +64,11 @@ class BodyReader implements Input {
   }
 
   read(size?: number): Promise<Uint8Array> {
-    const limit = size === undefined || size < 0 ? Infinity : size;
+    if (size !== undefined && (typeof size !== 'number' || Number.isNaN(size))) {
+      return Promise.reject(new TypeError(`tsgi: input.read(size) takes a number of bytes, got ${String(size)}`));
+    }
+    // PEP 3333 lets read() take no size (or a negative one, as file.read does) for "the rest of the body".
+    const limit = size === undefined || size < 0 ? Infinity : Math.floor(size);
     return this.#serialize(() => this.#readUpTo(limit));
   }
 

@@ -107,6 +107,21 @@ describe('createInput', () => {
     expect((await input.read()).byteLength).toBe(0);
   });
 
+  test.each([
+    [-1, 'abcdef'],
+    [2.9, 'ab'],
+    [Infinity, 'abcdef'],
+  ])('read(%s) reads %j', async (size, expected) => {
+    const input = createInput(countingSource(['abc', 'def']).source, { contentLength: 6 });
+    expect(text(await input.read(size))).toBe(expected);
+  });
+
+  test.each([[NaN], ['3']])('read(%j) rejects with a TypeError instead of guessing', async (size) => {
+    const input = createInput(countingSource(['abc']).source, { contentLength: 3 });
+    await expect(input.read(size as number)).rejects.toThrow(TypeError);
+    expect(text(await input.read())).toBe('abc');
+  });
+
   test('concurrent reads never interleave bytes', async () => {
     const input = createInput(countingSource(['abc', 'def']).source, { contentLength: 6 });
     const [one, two] = await Promise.all([input.read(4), input.read(4)]);

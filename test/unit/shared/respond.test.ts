@@ -436,6 +436,55 @@ describe('runApplication: application errors', () => {
     expect(errors).toContain('mid-stream');
   });
 
+  test('a truncated request body (RequestError) before the head becomes a 400 with a one-line log', async () => {
+    const env = environ({ REQUEST_METHOD: 'POST', body: 'abc', CONTENT_LENGTH: '10' });
+    const { events, outcome, errors } = await run(async (environ, start) => {
+      const data = await environ['tsgi.input'].read();
+      start(...OK);
+      return [data];
+    }, env);
+    expect(events).toEqual([
+      [
+        'head',
+        '400 Bad Request',
+        [
+          ['Content-Type', 'text/plain; charset=utf-8'],
+          ['Content-Length', '12'],
+        ],
+      ],
+      ['write', 'Bad Request\n'],
+      ['end', true],
+    ]);
+    expect(outcome).toMatchObject({
+      ok: true,
+      status: 400,
+      error: expect.objectContaining({ code: 'ERR_BODY_TRUNCATED' }),
+    });
+    expect(errors).toBe(
+      'tsgi: bad request in POST /: tsgi: the request body ended after 3 of 10 bytes (CONTENT_LENGTH)\n',
+    );
+  });
+
+  test('an environ without tsgi.signal or a working tsgi.errors still gets a response', async () => {
+    const env = environ();
+    delete (env as Partial<Environ>)['tsgi.signal'];
+    (env as { 'tsgi.errors': unknown })['tsgi.errors'] = {
+      write() {
+        throw new Error('stderr closed');
+      },
+    };
+    const recorder = recordingSink();
+    const outcome = await runApplication(
+      () => {
+        throw new Error('x');
+      },
+      env,
+      recorder.sink,
+    );
+    expect(recorder.events).toEqual(errorPage);
+    expect(outcome.status).toBe(500);
+  });
+
   test('an onError hook that throws is logged and changes nothing', async () => {
     const env = environ();
     const recorder = recordingSink();
@@ -617,6 +666,24 @@ describe('runApplication: close() and return()', () => {
     expect(errors).toContain('second');
   });
 
+  test('a return() that throws is logged and the original error is reported', async () => {
+    const body = {
+      [Symbol.iterator]: () => ({
+        next: () => ({ done: false, value: 'not bytes' }),
+        return: () => {
+          throw new Error('return broke');
+        },
+      }),
+    };
+    const { outcome, errors, events } = await run((_env, start) => {
+      start(...OK);
+      return body as unknown as Iterable<Uint8Array>;
+    });
+    expect(events).toEqual(errorPage);
+    expect(outcome.error).toMatchObject({ code: 'ERR_CHUNK_NOT_BYTES' });
+    expect(errors).toContain('return broke');
+  });
+
   test('a generator’s finally block runs when the driver stops early', async () => {
     let cleaned = 0;
     await run((_env, start) =>
@@ -690,6 +757,29 @@ describe('runApplication: abort and back-pressure', () => {
     expect(events).toEqual([['end', false]]);
     expect(outcome).toMatchObject({ ok: false, headersSent: false });
     expect(closeCalls).toBe(1);
+  });
+
+  test('an abort while an async application is still working ends the response, and its late body is closed', async () => {
+    const controller = new AbortController();
+    let finish: (() => void) | undefined;
+    let closed = 0;
+    const running = run(
+      async (_env, start) => {
+        await new Promise<void>((resolve) => (finish = resolve));
+        start(...OK);
+        return Object.assign([bytes('late')], { close: () => void closed++ });
+      },
+      environ({ 'tsgi.signal': controller.signal }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    controller.abort();
+    const { events, outcome } = await running;
+    expect(events).toEqual([['end', false]]);
+    expect(outcome).toMatchObject({ ok: false, error: expect.objectContaining({ code: 'ERR_ABORTED' }) });
+    expect(closed).toBe(0);
+    finish!();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(closed).toBe(1);
   });
 
   test('an already aborted request sends nothing but end(false)', async () => {

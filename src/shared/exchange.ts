@@ -1,0 +1,290 @@
+// One request's response state for the driver: startResponse/write rules, the lazy head, sink calls, error page.
+import { INTERNAL_ERROR_BODY, INTERNAL_ERROR_STATUS, isBodilessStatus } from './constants.js';
+import { RequestError, TsgiError, ValidationError } from './errors.js';
+import { normalizeStatus, parseStatus, validateHeaders } from './headers.js';
+import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
+
+/** A failure of the transport (sink) or an abort: the client is gone, so no error page and no log line. */
+export class Disconnect extends TsgiError {}
+
+/** Reports the error that ended a response badly (see `RunOptions.onError`). */
+export type ErrorHook = (error: unknown, environ: Environ) => void;
+
+/**
+ * What `runApplication` drives for one request: it records startResponse calls, sends body chunks in order
+ * with the head before the first non-empty one, keeps Content-Length, and ends the sink exactly once.
+ */
+export class Exchange {
+  readonly environ: Environ;
+  readonly #sink: ResponseSink;
+  readonly #signal: AbortSignal;
+  #status: string | undefined;
+  #code = 0;
+  #headers: readonly Header[] = [];
+  #declaredLength: number | undefined;
+  #headersSent = false;
+  #bytes = 0;
+  #ended = false;
+  #done = false;
+  #tail: Promise<void> = Promise.resolve();
+  #broken: { error: unknown } | undefined;
+
+  constructor(environ: Environ, sink: ResponseSink) {
+    this.environ = environ;
+    this.#sink = sink;
+    // A hand-built environ without a signal must not make the driver throw (it never rejects).
+    const signal: unknown = environ['tsgi.signal'];
+    this.#signal = signal instanceof AbortSignal ? signal : new AbortController().signal;
+  }
+
+  get aborted(): boolean {
+    return this.#signal.aborted;
+  }
+
+  /** PEP 3333 start_response: once, again only with excInfo; with excInfo after the head, excInfo is re-thrown. */
+  readonly startResponse: StartResponse = (status, headers, excInfo) => {
+    if (this.#status !== undefined && excInfo === undefined) {
+      throw new ValidationError(
+        'ERR_START_RESPONSE_TWICE',
+        'tsgi: startResponse was called twice; a second call must pass excInfo (the error being handled)',
+      );
+    }
+    if (excInfo !== undefined && this.#headersSent) throw excInfo;
+    this.#record(status, headers);
+    return this.write;
+  };
+
+  // Only reachable through startResponse, so a status is always recorded; the body-before-start case is in #emit.
+  readonly write: Write = (chunk) => {
+    const sent = this.send(chunk);
+    sent.catch(() => undefined); // an app that ignores write()'s promise must not crash the process
+    return sent;
+  };
+
+  // Validates and snapshots status and headers (a later mutation of the app's array cannot inject anything).
+  #record(status: unknown, headers: unknown): void {
+    const code = parseStatus(status);
+    validateHeaders(headers);
+    const copy = headers.map(([name, value]) => [name, value] as const);
+    const lengths = copy.filter(([name]) => name.toLowerCase() === 'content-length');
+    if (lengths.length > 1) {
+      throw new ValidationError('ERR_CONTENT_LENGTH', 'tsgi: more than one Content-Length header; send one');
+    }
+    this.#declaredLength = lengths[0] && declaredLength(lengths[0][1]);
+    this.#code = code;
+    this.#status = normalizeStatus(status as string);
+    this.#headers = copy;
+  }
+
+  /** Sends one body chunk in order with every other write; a failure sticks and fails the response. */
+  send(chunk: unknown): Promise<void> {
+    const sent = this.#tail.then(() => this.#emit(chunk));
+    this.#tail = sent.then(undefined, (error: unknown) => {
+      this.#broken ??= { error };
+    });
+    return sent;
+  }
+
+  async #emit(chunk: unknown): Promise<void> {
+    if (this.#broken) throw this.#broken.error;
+    if (this.#done) {
+      throw new ValidationError(
+        'ERR_WRITE_AFTER_END',
+        'tsgi: write() was called after the response ended; await your writes before returning',
+      );
+    }
+    if (!(chunk instanceof Uint8Array)) throw notBytes(chunk);
+    if (this.#status === undefined) {
+      throw new ValidationError(
+        'ERR_WRITE_BEFORE_START',
+        'tsgi: the body yielded a chunk before startResponse was called',
+      );
+    }
+    if (chunk.byteLength === 0) return;
+    if (this.#declaredLength !== undefined && this.#bytes + chunk.byteLength > this.#declaredLength) {
+      throw new ValidationError(
+        'ERR_CONTENT_LENGTH_EXCEEDED',
+        `tsgi: the body is longer than its Content-Length ${this.#declaredLength}; fix the header or the body`,
+      );
+    }
+    await this.#sendHead();
+    await this.#transport(() => this.#sink.write(chunk));
+    this.#bytes += chunk.byteLength;
+  }
+
+  async #sendHead(): Promise<void> {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    await this.#transport(() => this.#sink.sendHead(this.#status as string, this.#headers));
+  }
+
+  // A sink call; its failure means the client is gone (a Disconnect: no error page, no log line).
+  async #transport(call: () => void | Promise<void>): Promise<void> {
+    try {
+      await this.guard(call());
+    } catch (error) {
+      if (error instanceof Disconnect) throw error;
+      throw new Disconnect('ERR_TRANSPORT', 'tsgi: the transport failed while sending the response', {
+        cause: error,
+      });
+    }
+  }
+
+  /** After the body: waits for pending writes, sends the head of an empty body, checks Content-Length. */
+  async complete(): Promise<void> {
+    await this.#tail;
+    this.#done = true;
+    if (this.#broken) throw this.#broken.error;
+    if (this.#status === undefined) {
+      throw new ValidationError(
+        'ERR_NO_START_RESPONSE',
+        'tsgi: the application returned without calling startResponse',
+      );
+    }
+    // RFC 9110 §8.6: a HEAD, 1xx, 204 or 304 response declares a length it does not send.
+    const bodiless = isBodilessStatus(this.#code) || this.environ.REQUEST_METHOD === 'HEAD';
+    if (this.#declaredLength !== undefined && this.#bytes < this.#declaredLength && !bodiless) {
+      throw new ValidationError(
+        'ERR_CONTENT_LENGTH_SHORT',
+        `tsgi: the body has ${this.#bytes} bytes but Content-Length says ${this.#declaredLength}; fix the header or the body`,
+      );
+    }
+    await this.#sendHead();
+  }
+
+  /**
+   * Waits for `value` unless `tsgi.signal` aborts first. One listener per wait, removed when it settles
+   * (a `Promise.race` against one shared abort promise would keep a reaction per chunk alive).
+   */
+  guard<T>(value: T | PromiseLike<T>): Promise<T> {
+    const signal = this.#signal;
+    if (signal.aborted) return Promise.reject(abortError(signal));
+    if (!isThenable(value)) return Promise.resolve(value);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+      value.then(
+        (result) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(result);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Error path: log and report, then an error page before the head (400 for a RequestError such as a
+   * truncated body, else 500) or a cut-off after it. Aborts and transport failures stay quiet.
+   */
+  async fail(error: unknown, onError?: ErrorHook): Promise<ResponseOutcome> {
+    this.#done = true;
+    await this.#tail; // a write already in flight finishes first; queued ones now fail with ERR_WRITE_AFTER_END
+    const quiet = error instanceof Disconnect || this.aborted;
+    if (!quiet) this.#report(error, onError);
+    if (quiet || this.#headersSent) return this.end(false, error);
+    try {
+      await this.#sendErrorPage(error instanceof RequestError);
+      return await this.end(true, error);
+    } catch (pageError) {
+      return this.end(false, pageError instanceof Disconnect ? error : pageError);
+    }
+  }
+
+  #report(error: unknown, onError?: ErrorHook): void {
+    if (error instanceof RequestError) this.log(error.message, 'bad request');
+    else this.log(error, 'application error');
+    try {
+      onError?.(error, this.environ);
+    } catch (hookError) {
+      this.log(hookError, 'RunOptions.onError failed');
+    }
+  }
+
+  async #sendErrorPage(badRequest: boolean): Promise<void> {
+    const body = Buffer.from(badRequest ? BAD_REQUEST_BODY : INTERNAL_ERROR_BODY, 'latin1');
+    this.#code = badRequest ? 400 : 500;
+    this.#status = badRequest ? BAD_REQUEST_STATUS : INTERNAL_ERROR_STATUS;
+    this.#headers = [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(body.byteLength)],
+    ];
+    await this.#sendHead();
+    await this.#transport(() => this.#sink.write(body));
+    this.#bytes += body.byteLength;
+  }
+
+  /** Calls `sink.end(ok)` exactly once and reports the outcome. */
+  async end(ok: boolean, error?: unknown): Promise<ResponseOutcome> {
+    if (!this.#ended) {
+      this.#ended = true;
+      try {
+        await this.#sink.end(ok);
+      } catch (endError) {
+        ok = false;
+        error ??= endError;
+      }
+    }
+    const outcome: ResponseOutcome = { ok, bytes: this.#bytes, headersSent: this.#headersSent };
+    if (this.#headersSent) outcome.status = this.#code;
+    if (error !== undefined) outcome.error = error;
+    return outcome;
+  }
+
+  /** One entry in `tsgi.errors`: what failed, for which request, and the stack. Never throws. */
+  log(error: unknown, what: string): void {
+    const target = `${this.environ.REQUEST_METHOD} ${this.environ.REQUEST_URI ?? this.environ.PATH_INFO}`;
+    const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    try {
+      this.environ['tsgi.errors'].write(`tsgi: ${what} in ${target}: ${detail}\n`);
+    } catch {
+      // The error stream itself failed: nothing else can be told.
+    }
+  }
+}
+
+// A body cut short by the client (ERR_BODY_TRUNCATED) is the client's fault: RFC 9110 §15.5.1.
+const BAD_REQUEST_STATUS = '400 Bad Request';
+const BAD_REQUEST_BODY = 'Bad Request\n';
+
+function abortError(signal: AbortSignal): Disconnect {
+  return new Disconnect('ERR_ABORTED', 'tsgi: the request was aborted (client gone or server cancelled)', {
+    cause: signal.reason,
+  });
+}
+
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+// The Content-Length an app declared; the same plain-decimal rule as CONTENT_LENGTH (RFC 9110 §8.6).
+function declaredLength(value: string): number {
+  const length = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+  if (Number.isSafeInteger(length)) return length;
+  throw new ValidationError(
+    'ERR_CONTENT_LENGTH',
+    `tsgi: Content-Length ${JSON.stringify(value)} is not a decimal byte count; send the body's length in bytes`,
+  );
+}
+
+function notBytes(chunk: unknown): ValidationError {
+  const kind =
+    chunk === null
+      ? 'null'
+      : typeof chunk === 'object'
+        ? (chunk.constructor?.name ?? 'object')
+        : typeof chunk;
+  const fix =
+    typeof chunk === 'string'
+      ? 'encode it first: new TextEncoder().encode(text) or Buffer.from(text)'
+      : chunk instanceof ArrayBuffer
+        ? 'wrap it: new Uint8Array(buffer)'
+        : 'yield Uint8Array chunks only';
+  return new ValidationError(
+    'ERR_CHUNK_NOT_BYTES',
+    `tsgi: a body chunk is a ${kind}, not a Uint8Array; ${fix}`,
+  );
+}
