@@ -22,6 +22,8 @@ export type NodeRequestListener = (req: NodeRequest, res: NodeResponse) => void;
 /** What happened to one request, for access logs and metrics. */
 export interface NodeResponseReport {
   readonly request: NodeRequest;
+  /** The client's address, read when the request arrived (Node detaches `request.socket` once it closes). */
+  readonly remoteAddress: string | undefined;
   readonly outcome: ResponseOutcome;
   /** From the call of the listener to the end of the response, in milliseconds. */
   readonly durationMs: number;
@@ -202,8 +204,17 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
     const started = performance.now();
     const abort = new AbortController();
     const sink = new NodeResponseSink(req, res, () => abort.abort());
+    const remoteAddress = req.socket?.remoteAddress;
     const report = (outcome: ResponseOutcome): void => {
-      onResponse?.({ request: req, outcome, durationMs: performance.now() - started });
+      if (onResponse === undefined) return;
+      try {
+        onResponse({ request: req, remoteAddress, outcome, durationMs: performance.now() - started });
+      } catch (error) {
+        // A failing log hook must not become an unhandled rejection that takes the server down.
+        errors.write(
+          `tsgi http: onResponse failed: ${error instanceof Error ? error.stack : String(error)}\n`,
+        );
+      }
     };
 
     let environ;

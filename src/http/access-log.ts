@@ -34,7 +34,7 @@ export function formatLogTime(date: Date): string {
  */
 export function formatAccessLine(report: NodeResponseReport, now: Date = new Date()): string {
   const { request, outcome } = report;
-  const remote = request.socket.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, '') ?? '-';
+  const remote = report.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, '') ?? '-';
   const requestLine = `${request.method ?? '-'} ${request.url ?? '-'} HTTP/${request.httpVersion}`;
   const status = outcome.status === undefined ? '-' : String(outcome.status);
   const duration = `${report.durationMs.toFixed(1)}ms`;

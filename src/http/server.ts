@@ -65,28 +65,41 @@ export function serve(app: Application, options: ServeOptions = {}): Promise<Dev
   const log = options.log === false ? undefined : (options.log ?? ((line) => errors.write(line + '\n')));
   let closing = false;
 
-  const server = createServer(
-    toNodeHandler(options.validate === true ? validateApp(app) : app, {
-      errors,
-      onResponse(report) {
-        log?.(formatAccessLine(report));
-        // A keep-alive connection that goes idle while the server is closing is closed at once.
-        if (closing) setImmediate(() => server.closeIdleConnections());
-      },
-    }),
-  );
+  const handler = toNodeHandler(options.validate === true ? validateApp(app) : app, {
+    errors,
+    onResponse(report) {
+      log?.(formatAccessLine(report));
+      // A keep-alive connection that goes idle while the server is closing is closed at once.
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    },
+  });
+  // Responses in progress per connection: a parse error on a connection whose response is under way must not
+  // write a 400 into the middle of it (node:http's own clientError default makes the same check).
+  const responding = new WeakMap<Socket, number>();
+  const server = createServer((req, res) => {
+    const socket = req.socket;
+    responding.set(socket, (responding.get(socket) ?? 0) + 1);
+    res.once('close', () => responding.set(socket, (responding.get(socket) ?? 1) - 1));
+    handler(req, res);
+  });
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
     // A client that resets the connection is not an error worth a line (wsgiref ignores it too).
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    if (error.code === 'ECONNRESET') {
       socket.destroy();
       return;
     }
     const status = clientErrorStatus(error.code);
+    const from = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, '') ?? '?';
     errors.write(
-      `tsgi http: ${status} for unparsable request from ${socket.remoteAddress ?? '?'}: ${error.message}\n`,
+      `tsgi http: ${status} for a request from ${from} that is not valid HTTP/1.1: ${error.message}\n`,
     );
+    if (!socket.writable || (responding.get(socket) ?? 0) > 0) {
+      socket.destroy();
+      return;
+    }
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    socket.once('finish', () => socket.destroy());
   });
 
   const close = (): Promise<void> =>

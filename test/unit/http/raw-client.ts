@@ -8,7 +8,10 @@ export interface RawResponse {
   headers: [string, string][];
   /** The body, de-chunked when Transfer-Encoding was chunked. */
   body: Buffer;
-  /** True when a chunked body ended with its terminating zero-size chunk (false: the server cut it off). */
+  /**
+   * False when the server cut the body off: a chunked body without its zero-size last chunk, or fewer bytes
+   * than Content-Length. A body delimited by the connection's end is always "complete" (a client cannot tell).
+   */
   complete: boolean;
   raw: Buffer;
 }
@@ -39,9 +42,15 @@ export function parseResponse(raw: Buffer, head = false): RawResponse {
   });
   const rest = raw.subarray(end + 4);
   const chunked = headers.some(([n, v]) => n.toLowerCase() === 'transfer-encoding' && v === 'chunked');
-  if (head || !chunked) {
-    return { statusLine, status: Number(statusLine.split(' ')[1]), headers, body: rest, complete: true, raw };
+  const status = Number(statusLine.split(' ')[1]);
+  const length = headers.find(([n]) => n.toLowerCase() === 'content-length')?.[1];
+  if (head) return { statusLine, status, headers, body: Buffer.alloc(0), complete: true, raw };
+  if (!chunked && length !== undefined) {
+    // Bytes after Content-Length belong to whatever the server sent next (e.g. a 400 for a pipelined rest).
+    const body = rest.subarray(0, Number(length));
+    return { statusLine, status, headers, body, complete: body.length === Number(length), raw };
   }
+  if (!chunked) return { statusLine, status, headers, body: rest, complete: true, raw };
   const parts: Buffer[] = [];
   let offset = 0;
   let complete = false;
