@@ -62,7 +62,7 @@ export function wrapInput(input: Input, environ: Environ): Input {
     }
   }
 
-  return {
+  return delegate(input, {
     async read(...args: unknown[]): Promise<Uint8Array> {
       const size = args[0];
       /// SPEC: [input.read-size] An application MUST call `read()` with no argument (the rest of the body) or with
@@ -116,12 +116,12 @@ export function wrapInput(input: Input, environ: Environ): Input {
         },
       };
     },
-  };
+  });
 }
 
 /** Wraps `tsgi.errors`: checks what the application writes, then writes it through. */
 export function wrapErrors(errors: ErrorStream): ErrorStream {
-  return {
+  return delegate(errors, {
     write(...args: unknown[]): void {
       /// SPEC: [errors.write] An application MUST call `tsgi.errors.write(text)` with one string or `Uint8Array`.
       const text = args[0];
@@ -130,5 +130,17 @@ export function wrapErrors(errors: ErrorStream): ErrorStream {
       }
       errors.write(text);
     },
-  };
+  });
+}
+
+/**
+ * The checking methods over the original object: members the interface does not name (a test stream's `text`,
+ * an input's counters) stay reachable through the prototype, so wrapping hides nothing from the server.
+ */
+function delegate<T extends object>(original: T, methods: Partial<T>): T {
+  const wrapper = Object.create(original) as T;
+  for (const key of Reflect.ownKeys(methods)) {
+    Object.defineProperty(wrapper, key, { value: methods[key as keyof T], enumerable: true, writable: true });
+  }
+  return wrapper;
 }
