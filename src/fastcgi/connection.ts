@@ -240,9 +240,12 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       this.log(`tsgi fastcgi: connection error: ${error.message}`);
   };
 
-  // The peer finished sending; requests in flight may still answer (half-close), new ones cannot come.
+  // The peer finished sending (half-close): requests with all their input still answer; the others can never
+  // get the rest of their params or body, so they are aborted. New requests cannot come.
   private readonly onEnd = (): void => {
     this.draining = true;
+    for (const request of [...this.byId.values()])
+      if (!request.inputComplete) request.abort('peer closed its side', true);
     if (this.live.size === 0) this.endSocket();
   };
 

@@ -79,6 +79,7 @@ export class FastCgiRequest implements ResponseSink {
   private running = false;
   private ended = false;
   private stderrUsed = false;
+  private stdoutUsed = false;
   private readonly pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private flushTimer: ReturnType<typeof setImmediate> | undefined;
@@ -97,6 +98,11 @@ export class FastCgiRequest implements ResponseSink {
   /** True until the empty FCGI_PARAMS record arrived. */
   get awaitingParams(): boolean {
     return this.params !== undefined;
+  }
+
+  /** True once PARAMS, STDIN (and DATA for a Filter) have all ended: nothing more is needed from the peer. */
+  get inputComplete(): boolean {
+    return this.params === undefined && this.stdinDone && (this.data === undefined || this.dataDone);
   }
 
   /** True once END_REQUEST was written or the request was dropped: nothing more is written for it. */
@@ -227,6 +233,7 @@ export class FastCgiRequest implements ResponseSink {
   sendHead(status: string, headers: readonly Header[]): void {
     if (this.ended) return;
     const head = formatCgiHead(status, headers);
+    this.stdoutUsed = true;
     this.pending.push(head);
     this.pendingBytes += head.length;
   }
@@ -276,14 +283,13 @@ export class FastCgiRequest implements ResponseSink {
       this.flushTimer = undefined;
     }
     const max = this.host.limits.maxRecordContent;
-    const size =
-      streamSize(this.pendingBytes, max) +
-      FCGI_HEADER_LEN +
-      (this.stderrUsed ? FCGI_HEADER_LEN : 0) +
-      FIXED_RECORD_SIZE;
+    // A request aborted before any output gets END_REQUEST alone; otherwise STDOUT is ended first (§3.3).
+    const stdoutEnd = this.stdoutUsed ? FCGI_HEADER_LEN : 0;
+    const stderrEnd = this.stderrUsed ? FCGI_HEADER_LEN : 0;
+    const size = streamSize(this.pendingBytes, max) + stdoutEnd + stderrEnd + FIXED_RECORD_SIZE;
     const out = Buffer.allocUnsafe(size);
     let at = writeStream(out, 0, RecordType.Stdout, this.id, this.pending, this.pendingBytes, max);
-    at = encodeHeader(out, at, RecordType.Stdout, this.id, 0, 0);
+    if (this.stdoutUsed) at = encodeHeader(out, at, RecordType.Stdout, this.id, 0, 0);
     if (this.stderrUsed) at = encodeHeader(out, at, RecordType.Stderr, this.id, 0, 0);
     writeEndRequest(out, at, this.id, appStatus, ProtocolStatus.RequestComplete);
     this.pending.length = 0;
