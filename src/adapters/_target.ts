@@ -1,4 +1,4 @@
-// The request target a framework routes on: the part of the URL below SCRIPT_NAME, as the client encoded it.
+// What a framework sees of a request: the target below SCRIPT_NAME (as the client encoded it) and the headers.
 import { getVar } from '../shared/environ.js';
 import { quotePath, unquoteToLatin1 } from '../shared/encoding.js';
 import type { Environ } from '../shared/types.js';
@@ -43,4 +43,30 @@ export function requestTarget(environ: Environ): RequestTarget {
     if (end === -1) break;
   }
   return { original: uri, below: rebuilt };
+}
+
+/** `HTTP_USER_AGENT` → `User-Agent`: the name a client most likely sent (the environ keeps no case or `-`). */
+function headerName(variable: string): string {
+  return variable
+    .slice(5)
+    .toLowerCase()
+    .split('_')
+    .map((word) => (word === '' ? word : word[0]!.toUpperCase() + word.slice(1)))
+    .join('-');
+}
+
+/**
+ * The request headers as Node's parser would give them: `[name, value, …]` raw pairs from the `HTTP_*`
+ * variables with `_` turned back into `-` (RFC 3875 §4.1.18 made them `_`), plus CONTENT_TYPE and
+ * CONTENT_LENGTH, which CGI keeps out of `HTTP_*` (§4.1.3, §4.1.2).
+ */
+export function rawHeadersOf(environ: Environ): string[] {
+  const raw: string[] = [];
+  for (const [key, value] of Object.entries(environ)) {
+    if (!key.startsWith('HTTP_') || typeof value !== 'string') continue;
+    raw.push(headerName(key), value);
+  }
+  if (environ.CONTENT_TYPE) raw.push('Content-Type', environ.CONTENT_TYPE);
+  if (environ.CONTENT_LENGTH) raw.push('Content-Length', environ.CONTENT_LENGTH);
+  return raw;
 }

@@ -3,37 +3,11 @@ import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseContentLength } from '../../shared/input.js';
 import type { Environ } from '../../shared/types.js';
-import { requestTarget } from '../_target.js';
+import { rawHeadersOf, requestTarget } from '../_target.js';
 import type { BridgeSocket } from './socket.js';
 
 // SERVER_PROTOCOL "HTTP/1.1" (RFC 3875 §4.1.16); "INCLUDED" and anything odd read as HTTP/1.0 (as Go's cgi does).
 const PROTOCOL = /^HTTP\/(\d)(?:\.(\d))?$/i;
-
-/** `HTTP_USER_AGENT` → `User-Agent`: the name a client most likely sent (the environ keeps no case or `-`). */
-function headerName(variable: string): string {
-  return variable
-    .slice(5)
-    .toLowerCase()
-    .split('_')
-    .map((word) => (word === '' ? word : word[0]!.toUpperCase() + word.slice(1)))
-    .join('-');
-}
-
-/**
- * The request headers as Node's parser would give them: `[name, value, …]` raw pairs from the `HTTP_*`
- * variables with `_` turned back into `-` (RFC 3875 §4.1.18 made them `_`), plus CONTENT_TYPE and
- * CONTENT_LENGTH, which CGI keeps out of `HTTP_*` (§4.1.3, §4.1.2).
- */
-export function rawHeadersOf(environ: Environ): string[] {
-  const raw: string[] = [];
-  for (const [key, value] of Object.entries(environ)) {
-    if (!key.startsWith('HTTP_') || typeof value !== 'string') continue;
-    raw.push(headerName(key), value);
-  }
-  if (environ.CONTENT_TYPE) raw.push('Content-Type', environ.CONTENT_TYPE);
-  if (environ.CONTENT_LENGTH) raw.push('Content-Length', environ.CONTENT_LENGTH);
-  return raw;
-}
 
 /**
  * A request as `node:http` hands it to a listener, built from an environ. Its body is pulled from `tsgi.input`

@@ -1,0 +1,162 @@
+// tsgi/adapters/fetch: fetch-style handlers (Hono, itty-router…) as tsgi apps: environ → Request, Response → body.
+import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
+import { requestUrl } from '../shared/environ.js';
+import { parseContentLength } from '../shared/input.js';
+import type { Application, Body, Environ, Header, Input, StartResponse } from '../shared/types.js';
+import { rawHeadersOf, requestTarget } from './_target.js';
+
+export { toFetchHandler, type FetchConnInfo, type ToFetchHandlerOptions } from './to-fetch.js';
+
+/**
+ * A fetch handler: `(request) => response`. It also receives the environ (Hono makes it `c.env`), so the app
+ * can reach `tsgi.errors` or a variable only the front end knows.
+ */
+export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
+
+// Reason phrases for statuses a Response may carry without one (statusText is optional in fetch).
+const REASONS: Readonly<Record<number, string>> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  303: 'See Other',
+  304: 'Not Modified',
+  307: 'Temporary Redirect',
+  308: 'Permanent Redirect',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+// Methods whose Request may not carry a body (Fetch standard, "new Request" step 34).
+const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
+
+/** tsgi.input as a ReadableStream that pulls one chunk per read, so a large upload never piles up. */
+function inputStream(input: Input): ReadableStream<Uint8Array> {
+  const chunks = input[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const step = await chunks.next();
+        if (step.done) controller.close();
+        else controller.enqueue(step.value);
+      },
+      async cancel() {
+        await chunks.return?.();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The environ as a fetch `Request`: method, an absolute URL (scheme and host as PEP 3333 reconstructs them, path
+ * and query below SCRIPT_NAME, the way Hono's `app.mount()` hands a request to a mounted handler), the request
+ * headers, the body streamed from `tsgi.input`, and `tsgi.signal` as the request's signal.
+ * Throws a TypeError when the environ cannot make a valid URL or header (a Host with spaces).
+ */
+export function environToRequest(environ: Environ): Request {
+  const origin = requestUrl({ ...environ, SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' });
+  const url = origin + requestTarget(environ).below;
+  const raw = rawHeadersOf(environ);
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const method = environ.REQUEST_METHOD;
+  const length = parseContentLength(environ.CONTENT_LENGTH);
+  const hasBody =
+    !BODYLESS_METHODS.has(method.toUpperCase()) &&
+    (length === undefined ? environ['tsgi.input_terminated'] : length > 0);
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: environ['tsgi.signal'] };
+  if (hasBody) {
+    init.body = inputStream(environ['tsgi.input']);
+    // A streamed request body must say so (Fetch standard; Node's undici throws without it).
+    init.duplex = 'half';
+  }
+  return new Request(url, init);
+}
+
+/** The response head as tsgi wants it: `"NNN Reason"` and `[name, value]` pairs, Set-Cookie kept apart. */
+export function responseHead(response: Response): { status: string; headers: Header[] } {
+  const reason = response.statusText || REASONS[response.status] || 'Unknown';
+  const headers: Header[] = [];
+  response.headers.forEach((value, name) => {
+    // Connection-level headers are the front end's business (PEP 3333); Set-Cookie comes apart just below.
+    if (name !== 'set-cookie' && !HOP_BY_HOP_HEADERS.has(name)) headers.push([name, value]);
+  });
+  // Headers joins repeated fields with ", ", which would merge two cookies into one (RFC 6265 §3).
+  for (const cookie of response.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
+  return { status: `${response.status} ${reason}`, headers };
+}
+
+/** A Response body as a tsgi body: chunks as the stream gives them; close() cancels a stream left unread. */
+function streamBody(stream: ReadableStream<Uint8Array> | null): Body {
+  if (stream === null) return [];
+  const reader = stream.getReader();
+  let finished = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      async next(): Promise<IteratorResult<Uint8Array>> {
+        const step = await reader.read();
+        if (step.done) finished = true;
+        return step.done ? { done: true, value: undefined } : { done: false, value: step.value };
+      },
+    }),
+    async close() {
+      if (!finished) await reader.cancel().catch(() => undefined);
+      reader.releaseLock();
+    },
+  };
+}
+
+const BAD_REQUEST = new TextEncoder().encode('Bad Request\n');
+
+/**
+ * Turns a fetch handler into a tsgi application: `fromFetchHandler(app.fetch)` for Hono. The handler gets a
+ * `Request` made by {@link environToRequest}; the `Response`'s status, headers (each Set-Cookie its own header)
+ * and streamed body go back through `startResponse` and the body, read only as fast as the front end writes.
+ * An environ that cannot become a Request (a malformed Host) gets a 400 and one line on `tsgi.errors`.
+ *
+ * @example
+ * const app = new Hono().get('/hello/:name', (c) => c.text(`hello ${c.req.param('name')}`));
+ * export default fromFetchHandler(app.fetch);
+ */
+export function fromFetchHandler(handler: FetchHandler): Application {
+  if (typeof handler !== 'function') {
+    throw new TypeError(
+      'tsgi fromFetchHandler: expected a (request) => Response function, e.g. honoApp.fetch',
+    );
+  }
+  return async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
+    let request: Request;
+    try {
+      request = environToRequest(environ);
+    } catch (error) {
+      environ['tsgi.errors'].write(
+        `tsgi adapters/fetch: 400 for an environ that is not a valid Request: ${String(error)}\n`,
+      );
+      startResponse('400 Bad Request', [
+        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['Content-Length', String(BAD_REQUEST.byteLength)],
+      ]);
+      return [BAD_REQUEST];
+    }
+    const response = await handler(request, environ);
+    const head = responseHead(response);
+    startResponse(head.status, head.headers);
+    return streamBody(response.body);
+  };
+}

@@ -1,0 +1,184 @@
+// toFetchHandler: a tsgi application as a fetch handler (Deno.serve, Bun.serve, @hono/node-server, workers).
+import { unquoteToLatin1 } from '../shared/encoding.js';
+import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
+import { RequestError } from '../shared/errors.js';
+import { createInput, parseContentLength } from '../shared/input.js';
+import { runApplication } from '../shared/respond.js';
+import { anySignal } from '../shared/signals.js';
+import type { Application, ErrorStream, Header, ResponseSink } from '../shared/types.js';
+
+/** Connection facts some fetch servers pass as a second argument (Deno.serve's `info.remoteAddr`). */
+export interface FetchConnInfo {
+  remoteAddr?: { hostname?: string; port?: number };
+}
+
+/** Options of {@link toFetchHandler}. */
+export interface ToFetchHandlerOptions {
+  /** `tsgi.errors` (default: `console.error`, which every fetch runtime has). */
+  errors?: ErrorStream;
+  /** Where the app is mounted: this prefix of the URL path becomes SCRIPT_NAME (default ""). */
+  scriptName?: string;
+  /** Passed to buildEnviron: the `tsgi.multithread` / `tsgi.multiprocess` flags and extra environ keys. */
+  environ?: Pick<EnvironOptions, 'multithread' | 'multiprocess' | 'extra' | 'onStep'>;
+}
+
+const CONSOLE: ErrorStream = {
+  write: (text) =>
+    console.error(String(typeof text === 'string' ? text : new TextDecoder().decode(text)).trimEnd()),
+};
+
+/** The RFC 3875 variables of a fetch Request: what a CGI server would set for it. */
+function requestVars(
+  request: Request,
+  scriptName: string,
+  info: FetchConnInfo | undefined,
+): Record<string, string | undefined> {
+  const url = new URL(request.url);
+  const path = unquoteToLatin1(url.pathname);
+  const mounted = scriptName !== '' && (path === scriptName || path.startsWith(scriptName + '/'));
+  const https = url.protocol === 'https:';
+  const vars: Record<string, string | undefined> = {
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: mounted ? scriptName : '',
+    PATH_INFO: mounted ? path.slice(scriptName.length) : path,
+    QUERY_STRING: url.search.slice(1),
+    REQUEST_URI: url.pathname + url.search,
+    SERVER_NAME: url.hostname,
+    SERVER_PORT: url.port || (https ? '443' : '80'),
+    // A fetch Request does not say which HTTP version carried it.
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    REMOTE_ADDR: info?.remoteAddr?.hostname,
+    REMOTE_PORT: info?.remoteAddr?.port === undefined ? undefined : String(info.remoteAddr.port),
+    HTTPS: https ? 'on' : undefined,
+  };
+  request.headers.forEach((value, name) => {
+    if (name === 'content-type' || name === 'content-length') return;
+    // `X_User` and `X-User` would both be HTTP_X_USER: a client could forge a header a proxy sets. Apache and
+    // nginx drop names with "_" for this reason, and so does the development server.
+    if (name.includes('_')) return;
+    vars['HTTP_' + name.toUpperCase().replaceAll('-', '_')] = value;
+  });
+  vars.HTTP_HOST ??= url.host;
+  vars.CONTENT_TYPE = request.headers.get('content-type') ?? undefined;
+  vars.CONTENT_LENGTH = request.headers.get('content-length') ?? undefined;
+  return vars;
+}
+
+/**
+ * The transport side of one response as a fetch `Response`: the head resolves the response promise, the body
+ * is a ReadableStream that holds at most one chunk, so the application writes at the pace the client reads.
+ * A cancelled stream (the client went away) aborts the request's `tsgi.signal`.
+ */
+class FetchResponseSink implements ResponseSink {
+  readonly #resolve: (response: Response) => void;
+  readonly #method: string;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  readonly #stream: ReadableStream<Uint8Array>;
+  #pulled: (() => void) | undefined;
+  #cancelled = false;
+
+  constructor(method: string, resolve: (response: Response) => void, onCancel: () => void) {
+    this.#method = method;
+    this.#resolve = resolve;
+    this.#stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        pull: () => this.#wake(),
+        cancel: () => {
+          this.#cancelled = true;
+          this.#wake();
+          onCancel();
+        },
+      },
+      { highWaterMark: 1 },
+    );
+  }
+
+  sendHead(status: string, headers: readonly Header[]): void {
+    const code = Number(status.slice(0, 3));
+    const init = {
+      status: code,
+      statusText: status.slice(4),
+      headers: headers.map(([name, value]) => [name, value]),
+    };
+    // A Response for 204/304 (or for HEAD) must have a null body (Fetch standard "null body status").
+    const bodiless = code === 204 || code === 304 || code < 200 || this.#method === 'HEAD';
+    this.#resolve(new Response(bodiless ? null : this.#stream, init as ResponseInit));
+  }
+
+  write(chunk: Uint8Array): void | Promise<void> {
+    if (this.#cancelled) return;
+    this.#controller.enqueue(chunk);
+    if ((this.#controller.desiredSize ?? 0) > 0) return;
+    return new Promise((resolve) => (this.#pulled = resolve));
+  }
+
+  end(ok: boolean): void {
+    if (this.#cancelled) return;
+    // An error makes the fetch server abort the connection: the client can tell a cut-off from an ending.
+    if (ok) this.#controller.close();
+    else this.#controller.error(new Error('tsgi: the response was cut off'));
+  }
+
+  #wake(): void {
+    const pulled = this.#pulled;
+    this.#pulled = undefined;
+    pulled?.();
+  }
+}
+
+function refusal(status: number, error: unknown, errors: ErrorStream): Response {
+  const reason = status === 400 ? 'Bad Request' : 'Internal Server Error';
+  errors.write(`tsgi to-fetch: ${status} for a request that cannot become an environ: ${String(error)}\n`);
+  return new Response(`${status} ${reason}\n`, {
+    status,
+    statusText: reason,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+  });
+}
+
+/**
+ * Serves a tsgi application as a fetch handler, `(request) => Promise<Response>`, for the servers that take
+ * one: `Deno.serve(toFetchHandler(app))`, `Bun.serve({ fetch: toFetchHandler(app) })`, or `serve({ fetch })`
+ * from @hono/node-server. The environ is what a CGI server would build for the same request; `tsgi.input`
+ * streams the request body; `tsgi.signal` aborts with the request's signal or when the client stops reading.
+ * The promise resolves as soon as the head is known; the body streams after it.
+ */
+export function toFetchHandler(
+  app: Application,
+  options: ToFetchHandlerOptions = {},
+): (request: Request, info?: FetchConnInfo) => Promise<Response> {
+  const errors = options.errors ?? CONSOLE;
+  const scriptName = (options.scriptName ?? '').replace(/\/+$/, '');
+  return (request, info) =>
+    new Promise<Response>((resolve) => {
+      const cancelled = new AbortController();
+      const sink = new FetchResponseSink(request.method, resolve, () => cancelled.abort());
+      let environ;
+      try {
+        const vars = requestVars(request, scriptName, info);
+        const length = parseContentLength(vars.CONTENT_LENGTH);
+        const source = request.body ?? undefined;
+        // A fetch Request's body stream ends at the end of the body, with or without Content-Length.
+        const input = createInput(source as AsyncIterable<Uint8Array> | undefined, {
+          contentLength: length,
+          inputTerminated: true,
+        });
+        environ = buildEnviron(vars, input, errors, {
+          ...options.environ,
+          signal: anySignal([request.signal, cancelled.signal]),
+          inputTerminated: source !== undefined,
+        });
+      } catch (error) {
+        resolve(refusal(error instanceof RequestError ? 400 : 500, error, errors));
+        return;
+      }
+      void runApplication(app, environ, sink).then((outcome) => {
+        // Aborted before any head: the client is gone, but the promise must still settle.
+        if (!outcome.headersSent)
+          resolve(new Response(null, { status: 503, statusText: 'Service Unavailable' }));
+      });
+    });
+}
