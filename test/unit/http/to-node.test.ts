@@ -301,4 +301,21 @@ describe('toNodeHandler', () => {
     expect(reports[0]?.request.url).toBe('/missing');
     expect(reports[0]?.durationMs).toBeGreaterThanOrEqual(0);
   });
+  it('keeps serving when the onResponse hook throws, and logs the failure', async () => {
+    const { port, errors } = await listen(
+      (_environ, startResponse) => {
+        startResponse('200 OK', [['Content-Length', '2']]);
+        return [encode('ok')];
+      },
+      {
+        onResponse: () => {
+          throw new Error('log hook broke');
+        },
+      },
+    );
+    const first = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    const second = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    expect([first.body.toString(), second.body.toString()]).toEqual(['ok', 'ok']);
+    expect(errors.join('')).toContain('onResponse failed: Error: log hook broke');
+  });
 });
