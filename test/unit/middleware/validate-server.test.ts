@@ -307,6 +307,14 @@ describe("validate: the server's iteration and close()", () => {
     );
   });
 
+  it('refuses an iteration that starts after close() (body.iterate-once)', async () => {
+    const body = await validatedBody();
+    await body.close?.();
+    expect(() => body[Symbol.asyncIterator]()).toThrow(
+      'tsgi validate: [body.iterate-once] the server iterated the body after close()',
+    );
+  });
+
   it('refuses a next() while the previous one is pending (body.one-next)', async () => {
     const iterator = (await validatedBody())[Symbol.asyncIterator]();
     const first = iterator.next();

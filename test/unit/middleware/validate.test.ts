@@ -485,6 +485,19 @@ describe('validate: startResponse, status and headers', () => {
     expect(response.outcome.error).toBeUndefined();
     expect(response.status).toBe('503 Service Unavailable');
   });
+  it('refuses startResponse after the body ended (start.once)', async () => {
+    const app: Application = (_environ, startResponse) => {
+      startResponse('200 OK', PLAIN);
+      return Object.assign([bytes('a')], {
+        close: () => void startResponse('500 Internal Server Error', PLAIN, new Error('too late')),
+      });
+    };
+    expectBreach(
+      await run(app),
+      'start.once',
+      'startResponse was called after the body ended: the response is over',
+    );
+  });
 });
 
 describe('validate: write()', () => {

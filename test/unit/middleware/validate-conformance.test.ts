@@ -1,0 +1,135 @@
+// validate() over the conformance table, through the response driver and through the development server:
+// the environ and input every front end builds pass the server-side rules, and the validator changes nothing
+// for a conforming application (it streams; it refuses only what the driver refuses too).
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { serve, type DevServer } from '../../../src/http/server.js';
+import { validate } from '../../../src/middleware/validate.js';
+import { buildEnviron } from '../../../src/shared/environ.js';
+import { createInput, parseContentLength } from '../../../src/shared/input.js';
+import { runApplication } from '../../../src/shared/respond.js';
+import type { Application, Header } from '../../../src/shared/types.js';
+import * as apps from '../../conformance/apps.js';
+import { CASES, type AppName, type ConformanceCase } from '../../conformance/cases.js';
+import {
+  caseVariables,
+  checkResponse,
+  requestBody,
+  type ObservedResponse,
+} from '../../conformance/expect.js';
+import { headerValues, parseResponse, sendRaw } from '../http/raw-client.js';
+
+// Rules a server breaks (the environ, the input, its answers to startResponse, its iteration of the body).
+const SERVER_RULE =
+  /tsgi validate: \[(call\.arguments|environ\.[a-z-]+|input\.(bytes|content-length|eof)|start\.(lazy-head|exc-info|write)|write\.promise|body\.(iterate-once|one-next|after-close|close-once))\]/;
+
+/** The case without its tsgi.errors expectation: the validator words a refusal its own way. */
+function withoutErrors(testCase: ConformanceCase): ConformanceCase {
+  const { errors: _errors, ...expect } = testCase.expect;
+  return { ...testCase, expect };
+}
+
+async function* chunksOf(body: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < body.length; offset += 16384) yield body.subarray(offset, offset + 16384);
+}
+
+describe('validate over the conformance table, through the response driver', () => {
+  for (const testCase of CASES) {
+    it(testCase.name, async () => {
+      const vars = caseVariables(testCase.request, '/app');
+      const body = requestBody(testCase.request);
+      const input = createInput(body ? chunksOf(body) : undefined, {
+        contentLength: parseContentLength(vars.CONTENT_LENGTH),
+      });
+      let errors = '';
+      const environ = buildEnviron(vars, input, {
+        write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
+      });
+      let status = 0;
+      const headers: Record<string, string> = {};
+      const chunks: Uint8Array[] = [];
+      const outcome = await runApplication(validate(apps[testCase.app] as Application), environ, {
+        sendHead(line: string, list: readonly Header[]) {
+          status = Number(line.slice(0, 3));
+          for (const [name, value] of list) headers[name.toLowerCase()] = value;
+        },
+        write(chunk) {
+          chunks.push(chunk);
+        },
+        end() {},
+      });
+      expect(errors).not.toMatch(SERVER_RULE);
+      const observed: ObservedResponse = {
+        status,
+        headers,
+        body: Buffer.concat(chunks),
+        complete: outcome.ok,
+      };
+      checkResponse(withoutErrors(testCase), observed, '/app');
+    });
+  }
+});
+
+describe('validate over the conformance table, through the development server (validate: true)', () => {
+  let server: DevServer;
+  let errors = '';
+
+  // Mount each app at /<name> (the first path segment moves to SCRIPT_NAME), as the HTTP conformance suite does.
+  const dispatch: Application = (environ, startResponse) => {
+    const slash = environ.PATH_INFO.indexOf('/', 1);
+    const name = (slash === -1 ? environ.PATH_INFO.slice(1) : environ.PATH_INFO.slice(1, slash)) as AppName;
+    environ.SCRIPT_NAME = `/${name}`;
+    environ.PATH_INFO = slash === -1 ? '' : environ.PATH_INFO.slice(slash);
+    return validate(apps[name] as Application)(environ, startResponse);
+  };
+
+  beforeAll(async () => {
+    server = await serve(dispatch, {
+      host: '127.0.0.1',
+      port: 0,
+      validate: true,
+      log: false,
+      errors: {
+        write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
+      },
+    });
+  });
+  afterAll(() => server.close());
+  beforeEach(() => {
+    errors = '';
+  });
+
+  // A client that claims more body than it sends can only stop by closing: node:http answers nothing (see
+  // test/conformance/http.test.ts), so the case has no response to compare.
+  for (const testCase of CASES.filter((c) => c.request.contentLength === undefined || requestFits(c))) {
+    it(testCase.name, async () => {
+      const { request } = testCase;
+      const body = requestBody(request);
+      const target = `/${testCase.app}${request.path}${request.query ? `?${request.query}` : ''}`;
+      const lines = [`${request.method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+      for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
+      const length = request.contentLength ?? body?.length;
+      if (length !== undefined) lines.push(`Content-Length: ${length}`);
+      const bytes = Buffer.concat([
+        Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'),
+        body ?? Buffer.alloc(0),
+      ]);
+      const response = parseResponse(await sendRaw(server.port, bytes), request.method === 'HEAD');
+      await new Promise((resolve) => setTimeout(resolve, 20)); // close() and log lines may land just after
+      expect(errors).not.toMatch(SERVER_RULE);
+      const headers: Record<string, string> = {};
+      for (const [name] of response.headers)
+        headers[name.toLowerCase()] = headerValues(response, name).join(', ');
+      const observed: ObservedResponse = {
+        status: response.status,
+        headers,
+        body: response.body,
+        complete: response.complete,
+      };
+      checkResponse(withoutErrors(testCase), observed, `/${testCase.app}`);
+    });
+  }
+});
+
+function requestFits(testCase: ConformanceCase): boolean {
+  return (testCase.request.contentLength ?? 0) <= (requestBody(testCase.request)?.length ?? 0);
+}
