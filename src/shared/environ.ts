@@ -53,15 +53,18 @@ export function buildEnviron(
       'tsgi: REQUEST_METHOD is missing; the web server must set it (RFC 3875 §4.1.12)',
     );
   }
-  const cgi = normalizeVars(vars, options.onStep);
-  const environ: Record<string, unknown> = { ...options.extra };
-  for (const [name, value] of Object.entries(cgi)) {
+  // One copy of the variables, which the quirks then edit in place (the caller's map is never changed).
+  const environ: Record<string, unknown> = {};
+  for (const name in vars) {
+    const value = vars[name];
     if (value === undefined) continue;
     // A variable literally named "__proto__" (FastCGI params may carry any name) stays a plain key.
     if (name === '__proto__')
       Object.defineProperty(environ, name, { value, enumerable: true, writable: true });
     else environ[name] = value;
   }
+  const cgi = normalizeVars(environ as RequestVars, options.onStep);
+  for (const name in options.extra) if (!Object.hasOwn(environ, name)) environ[name] = options.extra[name];
   environ['tsgi.version'] = TSGI_VERSION;
   environ['tsgi.url_scheme'] = isHttps(cgi) ? 'https' : 'http';
   environ['tsgi.input'] = input;
@@ -74,12 +77,8 @@ export function buildEnviron(
   return environ as Environ;
 }
 
-// A copy of the variables with the quirks applied, CONTENT_LENGTH checked and required variables present.
-function normalizeVars(
-  vars: Readonly<Record<string, string | undefined>>,
-  onStep?: (note: string) => void,
-): RequestVars {
-  const cgi: RequestVars = { ...vars };
+// Applies the quirks in place, checks CONTENT_LENGTH and fills the required variables that are missing.
+function normalizeVars(cgi: RequestVars, onStep?: (note: string) => void): RequestVars {
   for (const quirk of DEFAULT_QUIRKS) {
     const note = quirk(cgi);
     if (note !== undefined) onStep?.(note);
