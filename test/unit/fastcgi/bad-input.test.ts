@@ -1,0 +1,233 @@
+// Hostile and broken peers: each case hurts only its own connection (one log line), and the listener keeps serving.
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectFastCgi } from '../../../src/fastcgi/client.js';
+import type { ConnectionOptions } from '../../../src/fastcgi/connection.js';
+import type { Application } from '../../../src/shared/types.js';
+import {
+  GET_VARS,
+  beginRequest,
+  pairs,
+  parseRecords,
+  rawPeer,
+  record,
+  startListener,
+  stdoutOf,
+  wholeRequest,
+  type TestListener,
+} from '../../helpers/fcgi-records.js';
+
+const hello: Application = (_environ, start) => {
+  start('200 OK', [['Content-Type', 'text/plain']]);
+  return [Buffer.from('still here')];
+};
+
+let listener: TestListener | undefined;
+afterEach(async () => {
+  await listener?.close();
+  listener = undefined;
+});
+
+async function listen(app: Application = hello, options?: ConnectionOptions): Promise<TestListener> {
+  listener = await startListener(app, options);
+  return listener;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A fresh connection is answered normally: the bad peer did not take the listener down. */
+async function expectStillServing(port: number): Promise<void> {
+  const client = await connectFastCgi(`127.0.0.1:${port}`);
+  const response = await client.request({ params: GET_VARS }).response();
+  expect(response.body.toString()).toBe('still here');
+  await client.close();
+}
+
+describe('bytes that close the connection, with one log line', () => {
+  it.each([
+    ['a bad version byte', Buffer.concat([record(5, 1, 'x')]).fill(2, 0, 1), /version 2/],
+    [
+      'an HTTP request sent to the FastCGI port',
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      /version 71/,
+    ],
+    ['random garbage', Buffer.from('9c1f07e2a4b3d5c6e8f90112233445566778899aabbccdd', 'hex'), /version 156/],
+    [
+      'a duplicate BEGIN_REQUEST id',
+      Buffer.concat([beginRequest(1), beginRequest(1)]),
+      /request 1, which is active/,
+    ],
+    ['a BEGIN_REQUEST with the null request id', beginRequest(0), /null request id/],
+    ['a BEGIN_REQUEST body of 4 bytes', record(1, 1, Buffer.from([0, 1, 1, 0])), /4 bytes, not 8/],
+    ['a malformed GET_VALUES', record(9, 0, Buffer.from([0x05, 0x00, 0x41])), /malformed name-value/],
+    [
+      'a PARAMS pair running past the stream end',
+      Buffer.concat([beginRequest(1), record(4, 1, Buffer.from([0x7f, 0x01, 0x41])), record(4, 1)]),
+      /malformed/,
+    ],
+  ])('%s', async (_name, bytes, message) => {
+    const lst = await listen();
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(bytes);
+    await peer.closed;
+    expect(lst.logs).toHaveLength(1);
+    expect(lst.logs[0]).toMatch(message);
+    expect(lst.logs[0]).toMatch(/closing the connection from 127\.0\.0\.1/);
+    await expectStillServing(lst.port);
+  });
+
+  it('a params stream over maxParamsBytes', async () => {
+    const lst = await listen(hello, { limits: { maxParamsBytes: 1024 } });
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(
+      Buffer.concat([
+        beginRequest(1),
+        record(4, 1, pairs(['HTTP_X', 'v'.repeat(700)])),
+        record(4, 1, pairs(['HTTP_Y', 'v'.repeat(700)])),
+      ]),
+    );
+    await peer.closed;
+    expect(lst.logs).toEqual([expect.stringMatching(/over the 1024-byte limit \(maxParamsBytes\)/)]);
+    await expectStillServing(lst.port);
+  });
+
+  it('a slow-loris that trickles its params past paramsTimeoutMs', async () => {
+    const lst = await listen(hello, { limits: { paramsTimeoutMs: 300 } });
+    const peer = await rawPeer(lst.port);
+    const bytes = Buffer.concat([beginRequest(1), record(4, 1, pairs(...Object.entries(GET_VARS)))]);
+    const started = Date.now();
+    void (async () => {
+      for (const byte of bytes) {
+        if (peer.socket.destroyed) return;
+        peer.socket.write(Uint8Array.of(byte));
+        await sleep(20);
+      }
+    })();
+    await peer.closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(lst.logs).toEqual([expect.stringMatching(/not complete after 300 ms \(paramsTimeoutMs\)/)]);
+    await expectStillServing(lst.port);
+  });
+});
+
+describe('bytes that are answered or ignored, the connection kept', () => {
+  it.each([
+    ['on the null id', 0],
+    ['on a request id', 1],
+  ])(
+    'a record of type 99 %s (the 8 bytes that crash node-fastcgi) gets FCGI_UNKNOWN_TYPE',
+    async (_name, id) => {
+      const lst = await listen();
+      const peer = await rawPeer(lst.port);
+      peer.socket.write(record(99, id));
+      await peer.until((bytes) => bytes.length >= 16);
+      peer.socket.write(wholeRequest(1));
+      const records = await peer.untilEnd(1);
+      expect(records[0]).toMatchObject({ type: 11, id: 0 });
+      expect(records[0]!.content[0]).toBe(99);
+      expect(stdoutOf(records, 1).toString()).toMatch(/still here$/);
+      expect(lst.logs).toEqual([]);
+    },
+  );
+
+  it('records for request ids that are not active are ignored (§3.3)', async () => {
+    const lst = await listen();
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(
+      Buffer.concat([
+        record(5, 5, 'stray body'),
+        record(4, 6, pairs(['A', 'b'])),
+        record(2, 7),
+        record(8, 8, 'data'),
+        record(5, 5),
+      ]),
+    );
+    peer.socket.write(wholeRequest(1));
+    const records = await peer.untilEnd(1);
+    expect(records.every((r) => r.id === 1)).toBe(true);
+    expect(stdoutOf(records, 1).toString()).toMatch(/still here$/);
+    expect(lst.logs).toEqual([]);
+  });
+
+  it('a connection closed in mid-record is dropped quietly and aborts its request', async () => {
+    let aborted = false;
+    const lst = await listen(async (environ, start) => {
+      environ['tsgi.signal'].addEventListener('abort', () => (aborted = true));
+      if (environ.REQUEST_METHOD === 'POST') await environ['tsgi.input'].read();
+      return hello(environ, start);
+    });
+    const peer = await rawPeer(lst.port);
+    const vars = { ...GET_VARS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '100' };
+    const partial = record(5, 1, 'x'.repeat(100)).subarray(0, 50);
+    peer.socket.write(
+      Buffer.concat([beginRequest(1), record(4, 1, pairs(...Object.entries(vars))), record(4, 1), partial]),
+    );
+    await sleep(50);
+    peer.socket.destroy();
+    await sleep(50);
+    expect(aborted).toBe(true);
+    expect(lst.logs).toEqual([]);
+    await expectStillServing(lst.port);
+  });
+});
+
+describe('a peer that never reads its response', () => {
+  it('stops pulling from the application once the socket buffer is full (bounded memory)', async () => {
+    let produced = 0;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const lst = await listen((environ, start) => {
+      if (environ.PATH_INFO !== '/endless') return hello(environ, start);
+      start('200 OK', [['Content-Type', 'application/octet-stream']]);
+      return (function* () {
+        while (true) {
+          produced += chunk.length;
+          yield chunk;
+        }
+      })();
+    });
+    const peer = await rawPeer(lst.port);
+    peer.socket.pause();
+    peer.socket.write(wholeRequest(1, { ...GET_VARS, PATH_INFO: '/endless' }));
+    await sleep(1000);
+    const afterOneSecond = produced;
+    await sleep(500);
+    // Unbounded, a generator this fast produces gigabytes per second; here it waits on the kernel buffers.
+    expect(afterOneSecond).toBeLessThan(64 * 1024 * 1024);
+    expect(produced - afterOneSecond).toBeLessThanOrEqual(chunk.length * 2);
+    await expectStillServing(lst.port);
+    peer.socket.destroy();
+  });
+
+  it('answers a flood of unknown-type records only as fast as the peer reads them', async () => {
+    const lst = await listen();
+    const peer = await rawPeer(lst.port);
+    peer.socket.pause();
+    const flood = Buffer.concat(Array.from({ length: 4096 }, () => record(99, 0)));
+    for (let i = 0; i < 256 && !peer.socket.destroyed; i++) {
+      if (!peer.socket.write(flood)) await sleep(1);
+    }
+    await sleep(300);
+    const connection = [...lst.connections][0]!;
+    // 1M records sent; the replies waiting in the listener stay near the socket's high-water mark.
+    expect(
+      (connection as unknown as { socket: { writableLength: number } }).socket.writableLength,
+    ).toBeLessThan(1024 * 1024);
+    peer.socket.resume();
+    await expectStillServing(lst.port);
+    peer.socket.destroy();
+  });
+});
+
+describe('responses after bad input', () => {
+  it('never writes a truncated record, whatever the app does', async () => {
+    const lst = await listen((_e, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.alloc(70_000, 'a'), Buffer.alloc(3, 'b')];
+    });
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(wholeRequest(1, GET_VARS, '', 0));
+    await peer.closed;
+    expect(() => parseRecords(peer.received())).not.toThrow();
+    expect(stdoutOf(parseRecords(peer.received()), 1).length).toBeGreaterThan(70_003);
+  });
+});
