@@ -1,4 +1,5 @@
 // Tests for src/shared/encoding.ts: latin1 round trips, the UTF-8 view, path quoting.
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import {
   bytesToLatin1,
@@ -22,6 +23,14 @@ describe('bytesToLatin1 and latin1ToBytes', () => {
     const text = bytesToLatin1(Uint8Array.of(0x2f, 0x61, 0xff));
     expect(text).toBe('/a\u00ff');
     expect([...latin1ToBytes(text)]).toEqual([0x2f, 0x61, 0xff]);
+  });
+
+  test('any byte sequence round-trips through a latin1 string unchanged', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), (data) => {
+        expect(latin1ToBytes(bytesToLatin1(data))).toEqual(Buffer.from(data));
+      }),
+    );
   });
 
   test('a view into a larger buffer decodes only its own bytes', () => {

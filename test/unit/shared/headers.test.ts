@@ -1,4 +1,5 @@
 // Tests for src/shared/headers.ts: status parsing, header validation (response splitting) and the CGI head.
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { ValidationError } from '../../../src/shared/errors.js';
 import {
@@ -132,6 +133,32 @@ describe('validateHeaders', () => {
       'transfer-encoding',
       'upgrade',
     ]);
+  });
+});
+
+describe('validateHeaders and formatCgiHead together (response splitting)', () => {
+  test('for any header strings, either validation refuses them or the head has exactly one line per header', () => {
+    // Mostly harmless characters, with the dangerous ones often enough that both outcomes are common.
+    const unit = fc.constantFrom('a', 'Z', '-', ' ', ':', '\t', '\r', '\n', '\0', '\u00e9', '\u0100', '\x7f');
+    const text = fc.string({ unit, maxLength: 6 });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(text, text), { maxLength: 4 }), (headers) => {
+        try {
+          validateHeaders(headers);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationError);
+          return;
+        }
+        const head = Buffer.from(formatCgiHead('200 OK', headers)).toString('latin1');
+        const lines = head.split('\r\n');
+        expect(lines).toHaveLength(headers.length + 3);
+        expect(lines.slice(0, -2).every((line) => !/[\r\n\0]/.test(line))).toBe(true);
+        expect(lines.slice(1, -2).map((line) => line.split(': ', 1)[0])).toEqual(
+          headers.map(([name]) => name),
+        );
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
