@@ -25,6 +25,8 @@ export interface NodeResponseReport {
   /** The client's address, read when the request arrived (Node detaches `request.socket` once it closes). */
   readonly remoteAddress: string | undefined;
   readonly outcome: ResponseOutcome;
+  /** Body bytes written to the connection: `outcome.bytes` minus what HEAD (RFC 9110 §9.3.2) leaves out. */
+  readonly bytesSent: number;
   /** From the call of the listener to the end of the response, in milliseconds. */
   readonly durationMs: number;
 }
@@ -59,6 +61,8 @@ class NodeResponseSink implements ResponseSink {
   readonly #skipBody: boolean;
   #closed = false;
   #finished = false;
+  /** Body bytes handed to Node for the client. */
+  bytesSent = 0;
 
   constructor(req: NodeRequest, res: NodeResponse, onClientGone: () => void) {
     this.#res = res;
@@ -101,6 +105,7 @@ class NodeResponseSink implements ResponseSink {
 
   write(chunk: Uint8Array): void | Promise<void> {
     if (this.#skipBody || this.#closed) return;
+    this.bytesSent += chunk.byteLength;
     if ((this.#res as ServerResponse).write(chunk)) return;
     return this.#until('drain');
   }
@@ -181,7 +186,7 @@ function refuseRequest(
   if (!res.headersSent) (res as ServerResponse).writeHead(status, headers);
   if (req.method === 'HEAD') res.end();
   else res.end(body);
-  return { ok: true, status, bytes: body.length, headersSent: true, error };
+  return { ok: true, status, bytes: req.method === 'HEAD' ? 0 : body.length, headersSent: true, error };
 }
 
 /**
@@ -205,10 +210,11 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
     const abort = new AbortController();
     const sink = new NodeResponseSink(req, res, () => abort.abort());
     const remoteAddress = req.socket?.remoteAddress;
-    const report = (outcome: ResponseOutcome): void => {
+    const report = (outcome: ResponseOutcome, bytesSent = sink.bytesSent): void => {
       if (onResponse === undefined) return;
       try {
-        onResponse({ request: req, remoteAddress, outcome, durationMs: performance.now() - started });
+        const durationMs = performance.now() - started;
+        onResponse({ request: req, remoteAddress, outcome, bytesSent, durationMs });
       } catch (error) {
         // A failing log hook must not become an unhandled rejection that takes the server down.
         errors.write(
@@ -231,9 +237,10 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
         inputTerminated: true,
       });
     } catch (error) {
-      report(refuseRequest(req, res, error, errors));
+      const outcome = refuseRequest(req, res, error, errors);
+      report(outcome, outcome.bytes);
       return;
     }
-    void runApplication(app, environ, sink).then(report);
+    void runApplication(app, environ, sink).then((outcome) => report(outcome));
   };
 }

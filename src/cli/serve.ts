@@ -146,8 +146,9 @@ export const command: Command = {
     const validator = options.validate ? 'validator on' : 'validator off';
     process.stdout.write(`tsgi serve: ${options.spec} on ${server.url} (${validator}; Ctrl-C to stop)\n`);
     await closeOnSignal(server.close);
-    // Closed and flushed; an app's own timer or pool must not keep the process alive after a Ctrl-C.
-    setTimeout(() => process.exit(0), 1000).unref();
+    // Closed and flushed; an app's own timer or pool (or esbuild's service, when APP was transpiled) must not
+    // keep the process alive after a Ctrl-C. Unref'd, so a process with nothing left exits without waiting.
+    setTimeout(() => process.exit(0), 100).unref();
     return 0;
   },
 };

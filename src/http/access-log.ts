@@ -30,7 +30,7 @@ export function formatLogTime(date: Date): string {
 /**
  * One access log line: `remote - - [time] "METHOD uri PROTO" status bytes duration`, the Common Log Format
  * (as Apache's `common` and wsgiref's simple_server) with the response time appended. `status` is `-` when no
- * head was sent; a response that was cut off (error after the head, client gone) ends with `incomplete`.
+ * head was sent; `bytes` are the body bytes sent (0 for HEAD, as Apache's `%b`); a response that was cut off (error after the head, client gone) ends with `incomplete`.
  */
 export function formatAccessLine(report: NodeResponseReport, now: Date = new Date()): string {
   const { request, outcome } = report;
@@ -39,5 +39,5 @@ export function formatAccessLine(report: NodeResponseReport, now: Date = new Dat
   const status = outcome.status === undefined ? '-' : String(outcome.status);
   const duration = `${report.durationMs.toFixed(1)}ms`;
   const suffix = outcome.ok ? '' : ' incomplete';
-  return `${remote} - - [${formatLogTime(now)}] "${escapeLogText(requestLine)}" ${status} ${outcome.bytes} ${duration}${suffix}`;
+  return `${remote} - - [${formatLogTime(now)}] "${escapeLogText(requestLine)}" ${status} ${report.bytesSent} ${duration}${suffix}`;
 }

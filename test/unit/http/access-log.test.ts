@@ -9,6 +9,7 @@ function report(url: string, fields: Partial<NodeResponseReport> = {}): NodeResp
     request: { method: 'GET', url, httpVersion: '1.1' } as NodeResponseReport['request'],
     remoteAddress: '::ffff:10.0.0.7',
     outcome: { ok: true, status: 200, bytes: 42, headersSent: true },
+    bytesSent: 42,
     durationMs: 1.25,
     ...fields,
   };
@@ -30,7 +31,8 @@ describe('formatAccessLine', () => {
   });
 
   it('writes - for the status of a response whose head never went out, and flags it incomplete', () => {
-    const line = formatAccessLine(report('/', { outcome: { ok: false, bytes: 0, headersSent: false } }), NOW);
+    const outcome = { ok: false, bytes: 0, headersSent: false };
+    const line = formatAccessLine(report('/', { outcome, bytesSent: 0 }), NOW);
     expect(line).toMatch(/" - 0 1\.3ms incomplete$/);
   });
 

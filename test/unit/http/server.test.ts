@@ -83,6 +83,12 @@ describe('serve', () => {
     });
   });
 
+  it('logs 0 body bytes for a HEAD request, whose body the server leaves out', async () => {
+    const { server, log } = await start(hello);
+    await rawRequest(server.port, 'HEAD /h HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n', true);
+    expect(log[0]).toMatch(/"HEAD \/h HTTP\/1\.1" 200 0 /);
+  });
+
   it('marks a response that was cut off as incomplete in the access log', async () => {
     const { server, log } = await start((_environ, startResponse) => {
       startResponse('200 OK', []);
