@@ -51,10 +51,8 @@ export interface RunningFastCgi {
 
 /** Thrown when no address was given and the process inherited no listening socket. */
 export class NoListenAddressError extends Error {
-  constructor() {
-    super(
-      'tsgi fastcgi: nowhere to listen: no --listen address, no systemd socket (LISTEN_FDS), and fd 0 is not a socket',
-    );
+  constructor(detail = 'fd 0 is not a socket') {
+    super(`tsgi fastcgi: nowhere to listen: no address given, no systemd socket (LISTEN_FDS), and ${detail}`);
     this.name = 'NoListenAddressError';
   }
 }
@@ -98,7 +96,7 @@ export async function serveFastCgi(
       onListening: (bound) => {
         announced.push(...bound);
         log(
-          `tsgi fastcgi: listening on ${bound.join(', ')} (${workers} workers, primary pid ${process.pid})`,
+          `tsgi fastcgi: listening on ${bound.join(', ')} (${workers} worker${workers === 1 ? '' : 's'}, primary pid ${process.pid})`,
         );
       },
       onStopRequest: (stop) => (stopPrimary = stop),
@@ -116,7 +114,18 @@ export async function serveFastCgi(
   }
 
   const server = createFastCgiServer(app, { ...options, log });
-  for (const address of addresses) await server.listen(address);
+  for (const address of addresses) {
+    try {
+      await server.listen(address);
+    } catch (error) {
+      // fd 0 can be a connected socket (a CGI server's socketpair stdin): that is no listener to serve on.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (given.length === 0 && address.kind === 'fd' && (code === 'EINVAL' || code === 'ENOTSOCK')) {
+        throw new NoListenAddressError(`fd ${address.fd} is a socket but not a listening one`);
+      }
+      throw error;
+    }
+  }
   log(`tsgi fastcgi: listening on ${server.addresses.join(', ')} (1 process, pid ${process.pid})${note}`);
   return controlled(server, log, timeoutMs, handleSignals);
 }

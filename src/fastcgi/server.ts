@@ -126,8 +126,9 @@ export class FastCgiServer {
     if (this.stopping !== undefined) throw new Error('tsgi fastcgi: the listener is stopping');
     const target = typeof address === 'string' ? parseListenAddress(address) : address;
     const server = createServer({ noDelay: true }, this.accept);
-    server.on('error', (error) => this.logLine(`tsgi fastcgi: listener error: ${error.message}`));
     await listenOn(server, target, { ...this.options, shared: options.shared });
+    // After listening, an error (EMFILE at accept, …) is logged; the listener keeps going.
+    server.on('error', (error) => this.logLine(`tsgi fastcgi: listener error: ${error.message}`));
     this.servers.push(server);
     const info = server.address();
     const actual: ListenAddress =

@@ -1,6 +1,12 @@
 // `--workers N`: a node:cluster primary that forks N listener processes sharing the sockets and restarts crashed ones.
 import cluster, { type Worker } from 'node:cluster';
-import { checkSocketMode, clearStaleSocket, DEFAULT_SOCKET_MODE, type ListenAddress } from './listen.js';
+import {
+  checkSocketMode,
+  clearStaleSocket,
+  DEFAULT_SOCKET_MODE,
+  parseListenAddress,
+  type ListenAddress,
+} from './listen.js';
 
 /** Environment variable carrying the primary's resolved addresses (JSON) to its workers. */
 export const WORKER_ADDRESSES_ENV = 'TSGI_FASTCGI_ADDRESSES';
@@ -64,10 +70,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   }
   // cluster binds unix sockets in this process when the first worker asks: bind them closed to others.
   const umask = process.umask(0o777 & ~mode);
-  const env = {
-    [WORKER_ADDRESSES_ENV]: JSON.stringify(options.addresses),
+  let addresses = options.addresses;
+  const envFor = (list: readonly ListenAddress[]): NodeJS.ProcessEnv => ({
+    [WORKER_ADDRESSES_ENV]: JSON.stringify(list),
     [WORKER_UMASK_ENV]: String(umask),
-  };
+  });
+  let env = envFor(addresses);
 
   const born = new Map<Worker, number>();
   const listening = new Set<Worker>();
@@ -84,6 +92,15 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     worker.on('message', (message: WorkerMessage) => {
       if (message.tsgi === 'listening') {
         listening.add(worker);
+        if (addresses.some((address) => address.kind === 'tcp' && address.port === 0)) {
+          // Port 0 was resolved by the first bind: a replacement worker must come back to the same port.
+          addresses = addresses.map((address, i) =>
+            address.kind === 'tcp' && address.port === 0 && message.addresses[i] !== undefined
+              ? parseListenAddress(message.addresses[i])
+              : address,
+          );
+          env = envFor(addresses);
+        }
         if (!announced && listening.size === options.workers) {
           announced = true;
           options.onListening?.(message.addresses);
@@ -105,10 +122,10 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       return;
     }
     const how = signal ? `signal ${signal}` : `code ${code}`;
-    if (options.addresses.some((address) => address.kind === 'fd') && born.size === 0) {
+    if (addresses.some((address) => address.kind === 'fd') && born.size === 0) {
       // cluster closed the inherited socket with the last worker using it; a new one cannot listen on it.
       log(
-        `worker ${worker.process.pid} exited (${how}) and no worker is left on the inherited socket; exiting`,
+        `tsgi fastcgi: worker ${worker.process.pid} exited (${how}) and no worker is left on the inherited socket; exiting`,
       );
       stopping = true;
       resolveDone(1);
@@ -116,10 +133,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     }
     crashes = Date.now() - started > RESTART_DELAY_MS.healthyAfter ? 1 : crashes + 1;
     const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.first * 2 ** (crashes - 1));
-    log(`worker ${worker.process.pid} exited (${how}); starting a new one in ${delay} ms`);
+    log(`tsgi fastcgi: worker ${worker.process.pid} exited (${how}); starting a new one in ${delay} ms`);
+    // Not unref'd: with no worker alive this timer is what keeps the primary running.
     setTimeout(() => {
       if (!stopping) fork();
-    }, delay).unref();
+    }, delay);
   });
 
   const stop = (): void => {
@@ -146,6 +164,6 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   for (let i = 0; i < options.workers; i++) fork();
   const code = await done;
   for (const signal of signals) process.off(signal, stop);
-  if (failure !== undefined) log(`stopped: ${failure}`);
+  if (failure !== undefined) log(`tsgi fastcgi: stopped: ${failure}`);
   return code;
 }
