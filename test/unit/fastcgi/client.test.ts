@@ -130,7 +130,7 @@ describe('FastCgiClient', () => {
     const fcgi = await connectTo(echo);
     const response = await fcgi.request({ params: GET_VARS, keepConn: false }).response();
     expect(response.statusCode).toBe(200);
-    await new Promise((resolve) => fcgi.once('close', resolve));
+    await new Promise<void>((resolve) => fcgi.once('close', () => resolve()));
     expect(fcgi.isClosed).toBe(true);
   });
 });
