@@ -64,6 +64,13 @@ export class Exchange {
   // Validates and snapshots status and headers (a later mutation of the app's array cannot inject anything).
   #record(status: unknown, headers: unknown): void {
     const code = parseStatus(status);
+    if (code < 200) {
+      // An interim (1xx) response is not a final one: sent as one, the client would wait forever (RFC 9110 §15.2).
+      throw new ValidationError(
+        'ERR_INFORMATIONAL_STATUS',
+        `tsgi: status ${code} is informational (1xx) and cannot be the response; send a final status (200–599)`,
+      );
+    }
     validateHeaders(headers);
     const copy = headers.map(([name, value]) => [name, value] as const);
     const lengths = copy.filter(([name]) => name.toLowerCase() === 'content-length');

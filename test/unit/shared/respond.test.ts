@@ -236,6 +236,24 @@ describe('runApplication: startResponse rules', () => {
     expect(outcome).toMatchObject({ ok: false, headersSent: true, status: 200, error: original });
   });
 
+  test('a call refused by validation records nothing, so the app may call again without excInfo', async () => {
+    let refused: unknown;
+    const { events } = await run((_env, start) => {
+      try {
+        start('200 OK', [['X-A', 'bad\nvalue']]);
+      } catch (error) {
+        refused = error;
+      }
+      start('200 OK', [['X-A', 'good']]);
+      return [];
+    });
+    expect(refused).toMatchObject({ code: 'ERR_INVALID_HEADER_VALUE' });
+    expect(events).toEqual([
+      ['head', '200 OK', [['X-A', 'good']]],
+      ['end', true],
+    ]);
+  });
+
   test('returning without calling startResponse is a 500', async () => {
     const { events, outcome } = await run(() => []);
     expect(events).toEqual(errorPage);
@@ -305,6 +323,8 @@ describe('runApplication: invalid status and headers never reach the sink', () =
     ['200 OK', [['Transfer-Encoding', 'chunked']]],
     ['200 OK', [['Status', '302 Found']]],
     ['20 OK', []],
+    ['100 Continue', []],
+    ['101 Switching Protocols', []],
     ['200 OK', [['Content-Length', '-1']]],
     [
       '200 OK',
