@@ -1,7 +1,8 @@
-// validate() over the conformance table, through the response driver and through the development server:
+// validate() over the conformance table, through the response driver, the development server, FastCGI and CGI:
 // the environ and input every front end builds pass the server-side rules, and the validator changes nothing
 // for a conforming application (it streams; it refuses only what the driver refuses too).
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connectFastCgi, type FastCgiClient } from '../../../src/fastcgi/client.js';
 import { serve, type DevServer } from '../../../src/http/server.js';
 import { validate } from '../../../src/middleware/validate.js';
 import { buildEnviron } from '../../../src/shared/environ.js';
@@ -16,6 +17,8 @@ import {
   requestBody,
   type ObservedResponse,
 } from '../../conformance/expect.js';
+import { startListener, type TestListener } from '../../helpers/fcgi-records.js';
+import { spawnCgi } from '../../helpers/spawn-cgi.js';
 import { headerValues, parseResponse, sendRaw } from '../http/raw-client.js';
 
 // Rules a server breaks (the environ, the input, its answers to startResponse, its iteration of the body).
@@ -126,6 +129,56 @@ describe('validate over the conformance table, through the development server (v
         complete: response.complete,
       };
       checkResponse(withoutErrors(testCase), observed, `/${testCase.app}`);
+    });
+  }
+});
+
+describe('validate over the conformance table, through the FastCGI listener (TCP)', () => {
+  let listener: TestListener;
+  let client: FastCgiClient;
+
+  beforeAll(async () => {
+    listener = await startListener((environ, startResponse) =>
+      validate(apps[environ.TSGI_TEST_APP as AppName] as Application)(environ, startResponse),
+    );
+    client = await connectFastCgi(`127.0.0.1:${listener.port}`);
+  });
+  afterAll(async () => {
+    await client.close();
+    await listener.close();
+  });
+
+  for (const testCase of CASES) {
+    it(testCase.name, async () => {
+      const vars = { ...caseVariables(testCase.request, '/app'), TSGI_TEST_APP: testCase.app };
+      const stdin = requestBody(testCase.request);
+      const response = await client.request({ params: vars, stdin }).response();
+      const stderr = response.stderr.toString('utf8');
+      expect(stderr).not.toMatch(SERVER_RULE);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of response.headers) {
+        const key = name.toLowerCase();
+        headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
+      }
+      const observed: ObservedResponse = {
+        status: response.statusCode,
+        headers,
+        body: response.body,
+        complete: response.appStatus === 0,
+      };
+      checkResponse(withoutErrors(testCase), observed, '/app');
+    });
+  }
+});
+
+describe.concurrent('validate over the conformance table, through tsgi cgi (a spawned CGI process)', () => {
+  const fixture = new URL('./validated-apps.ts', import.meta.url).pathname;
+  for (const testCase of CASES) {
+    it(testCase.name, async () => {
+      const vars = { ...caseVariables(testCase.request, '/cgi-bin/app'), TSGI_TEST_APP: testCase.app };
+      const result = await spawnCgi(fixture, vars, { body: requestBody(testCase.request) });
+      expect(result.stderr).not.toMatch(SERVER_RULE);
+      checkResponse(withoutErrors(testCase), { ...result, complete: result.exitCode === 0 }, '/cgi-bin/app');
     });
   }
 });
