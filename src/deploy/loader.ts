@@ -50,11 +50,11 @@ function loaderSource(options: LoaderOptions, offset: string): string {
     `// Self-contained: the bundle after this loader is compiled with a V8 code cache (see tsgi's src/deploy/loader.ts).`,
     `'use strict';(()=>{const B=process.getBuiltinModule||require,F=B('node:fs'),P=B('node:path'),V=B('node:vm');`,
     `const f=typeof __filename==='string'?__filename:F.realpathSync(process.argv[1]);`,
-    `let s=F.readFileSync(f,${options.ascii ? "'latin1'" : "'utf8'"}).slice(${offset},-3);${unescape}`,
+    `const r=F.readFileSync(f);let s=r.toString(${options.ascii ? "'latin1'" : "'utf8'"},${offset},r.length-3);${unescape}`,
     `let a,c,n;${cache}`,
     `const x=new V.Script(s,{filename:f,cachedData:a,importModuleDynamically:V.constants&&V.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER});`,
     `if(c&&(!a||x.cachedDataRejected)){if(a)n='rejected (other V8 flags?), rewritten: '+c;process.once('exit',()=>{try{const t=c+'.'+process.pid;F.writeFileSync(t,x.createCachedData(),{mode:0o600});F.renameSync(t,c)}catch{}})}`,
-    `const m={exports:{}};x.runInThisContext().call(m.exports,m.exports,typeof require==='function'?require:B('node:module').createRequire(f),m,f,P.dirname(f),B('node:url').pathToFileURL(f).href,n)})();`,
+    `const m={exports:{}};x.runInThisContext().call(m.exports,m.exports,typeof require==='function'?require:B('node:module').createRequire(f),m,f,P.dirname(f),(/^[\\w/.-]+$/.test(f)?'file://'+f:B('node:url').pathToFileURL(f).href),n)})();`,
     '/*',
   ].join('\n');
 }
@@ -69,6 +69,7 @@ export function assembleBuiltFile(options: LoaderOptions, payload: string): stri
   const head = loaderSource(options, placeholder);
   // Padded with spaces, not zeros: a leading 0 would make an octal literal (a SyntaxError in strict mode).
   const offset = String(head.length + 1).padStart(OFFSET_DIGITS, ' ');
+  // A byte offset, read before decoding: the loader is ASCII, so its characters are its bytes.
   return `${loaderSource(options, offset)}\n${payload}\n*/\n`;
 }
 
