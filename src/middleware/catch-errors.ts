@@ -75,49 +75,78 @@ export function catchErrors(app: Application, options: CatchErrorsOptions = {}):
     } catch (error) {
       return [errorPage(error)];
     }
+    // Not a body at all: the server (or validate()) refuses it with its own, precise message.
+    if (!isIterable(body)) return body;
     return guard(body, errorPage, () => {
       bodySent = true;
     });
   };
 }
 
-/** The body, passed through chunk by chunk; an error from it becomes the error page or is re-thrown. */
+function isIterable(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || body instanceof Uint8Array) return false;
+  const candidate = body as { [Symbol.iterator]?: unknown; [Symbol.asyncIterator]?: unknown };
+  return (
+    typeof candidate[Symbol.asyncIterator] === 'function' || typeof candidate[Symbol.iterator] === 'function'
+  );
+}
+
+/**
+ * The body, passed through chunk by chunk; an error from it becomes the error page or is re-thrown. A hand-made
+ * iterator rather than an async generator: a generator's return() waits behind a pending next(), so closing
+ * the body of a hung application after an abort would hang too.
+ */
 function guard(body: Body, errorPage: (error: unknown) => Uint8Array, sent: () => void): Body {
-  async function* chunks(): AsyncGenerator<Uint8Array> {
-    const source = body as Partial<AsyncIterable<Uint8Array> & Iterable<Uint8Array>>;
-    const iterator = source[Symbol.asyncIterator]?.() ?? source[Symbol.iterator]?.();
-    if (iterator === undefined) return;
-    let finished = false;
-    try {
-      while (true) {
-        let result: IteratorResult<Uint8Array>;
-        try {
-          result = await iterator.next();
-        } catch (error) {
-          finished = true;
-          yield errorPage(error);
-          return;
-        }
-        if (result.done === true) {
-          finished = true;
-          return;
-        }
-        if (result.value?.length > 0) sent();
-        yield result.value;
-      }
-    } finally {
-      // The server stopped early (client gone, error downstream): let the application's iterator clean up.
-      if (!finished) await iterator.return?.();
-    }
+  let iterator: Iterator<Uint8Array> | AsyncIterator<Uint8Array> | undefined;
+  let finished = false;
+  let pending = false;
+
+  async function stop(): Promise<void> {
+    if (finished || iterator === undefined) return;
+    finished = true;
+    const closing = Promise.resolve(iterator.return?.());
+    // With a next() pending, return() would wait for it; let it finish on its own.
+    if (pending) closing.catch(() => undefined);
+    else await closing;
   }
-  const generator = chunks();
-  return Object.assign(generator, {
+
+  const chunks: AsyncIterator<Uint8Array> = {
+    async next(): Promise<IteratorResult<Uint8Array>> {
+      if (finished) return { done: true, value: undefined };
+      pending = true;
+      let result: IteratorResult<Uint8Array>;
+      try {
+        const source = body as Partial<AsyncIterable<Uint8Array> & Iterable<Uint8Array>>;
+        iterator ??= (source[Symbol.asyncIterator]?.() ??
+          source[Symbol.iterator]?.()) as Iterator<Uint8Array>;
+        result = await iterator.next();
+      } catch (error) {
+        finished = true;
+        return { done: false, value: errorPage(error) };
+      } finally {
+        pending = false;
+      }
+      if (result.done === true) {
+        finished = true;
+        return { done: true, value: undefined };
+      }
+      if (result.value?.length > 0) sent();
+      return { done: false, value: result.value };
+    },
+    async return(): Promise<IteratorResult<Uint8Array>> {
+      await stop();
+      return { done: true, value: undefined };
+    },
+  };
+
+  return {
+    [Symbol.asyncIterator]: () => chunks,
     async close(): Promise<void> {
       try {
-        await generator.return(undefined);
+        await stop();
       } finally {
         await body.close?.();
       }
     },
-  });
+  };
 }

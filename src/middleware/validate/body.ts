@@ -69,7 +69,10 @@ export function wrapBody(body: Body, state: ResponseState, request: string): Bod
   async function finishInner(): Promise<void> {
     if (inner === undefined || innerFinished) return;
     innerFinished = true;
-    await inner.return?.();
+    const closing = Promise.resolve(inner.return?.());
+    // With a next() pending (an abort), an async generator's return() waits for it: do not hang close() on it.
+    if (pending) closing.catch(() => undefined);
+    else await closing;
   }
 
   function ended(): void {

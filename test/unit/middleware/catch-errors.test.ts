@@ -138,6 +138,54 @@ describe('catchErrors', () => {
     },
   );
 
+  it("closes a hung application's body at once when the server calls close() during a pending next()", async () => {
+    let closes = 0;
+    const app: Application = (_environ, startResponse) => {
+      startResponse('200 OK', PLAIN);
+      const hung = (async function* () {
+        yield bytes('a');
+        await new Promise(() => undefined); // never settles
+      })();
+      return Object.assign(hung, { close: () => void (closes += 1) });
+    };
+    const body = (await catchErrors(app)(
+      createTestEnviron(),
+      () => async () => undefined,
+    )) as AsyncIterable<Uint8Array> & {
+      close(): Promise<void>;
+    };
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    void iterator.next(); // pending forever
+    await body.close(); // must not wait behind it
+    expect(closes).toBe(1);
+  });
+
+  it('leaves a return value that is not a body to the driver, which refuses it with its own message', async () => {
+    const app = ((_environ: unknown, startResponse: (status: string, headers: Header[]) => unknown) => {
+      startResponse('200 OK', PLAIN);
+      return { not: 'iterable' };
+    }) as unknown as Application;
+    const response = await callApp(catchErrors(app));
+    expect(response.status).toBe('500 Internal Server Error');
+    expect(response.outcome.error).toMatchObject({ code: 'ERR_BODY_NOT_ITERABLE' });
+  });
+
+  it('turns a body whose iterator cannot even be opened into the 500 page', async () => {
+    const app: Application = (_environ, startResponse) => {
+      startResponse('200 OK', PLAIN);
+      return {
+        [Symbol.iterator](): Iterator<Uint8Array> {
+          throw new Error('cannot open the file');
+        },
+      };
+    };
+    const response = await callApp(catchErrors(app));
+    expect(response.status).toBe('500 Internal Server Error');
+    expect(response.text).toBe(PAGE);
+    expect(response.errors).toContain('Error: cannot open the file');
+  });
+
   it('turns a validator breach inside it into the 500 page (catchErrors(validate(app)))', async () => {
     const app: Application = (_environ, startResponse) => {
       startResponse('200 OK', [['Location', '/next\r\nSet-Cookie: x=1']]);

@@ -353,6 +353,23 @@ describe("validate: the server's iteration and close()", () => {
     expect(closes).toBe(1);
   });
 
+  it("closes a hung application's body at once when the server calls close() during a pending next()", async () => {
+    let closes = 0;
+    const body = await validatedBody((_environ, startResponse) => {
+      startResponse('200 OK', PLAIN);
+      const hung = (async function* () {
+        yield bytes('a');
+        await new Promise(() => undefined); // never settles
+      })();
+      return Object.assign(hung, { close: () => void (closes += 1) });
+    });
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    void iterator.next(); // pending forever
+    await body.close?.(); // must not wait behind it
+    expect(closes).toBe(1);
+  });
+
   it('reports on tsgi.errors a body the server dropped without close() (body.close-once)', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
