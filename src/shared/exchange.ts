@@ -165,8 +165,13 @@ export class Exchange {
    */
   guard<T>(value: T | PromiseLike<T>): Promise<T> {
     const signal = this.#signal;
-    if (signal.aborted) return Promise.reject(abortError(signal));
-    if (!isThenable(value)) return Promise.resolve(value);
+    if (!isThenable(value))
+      return signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve(value);
+    if (signal.aborted) {
+      // Nobody waits for it any more; its failure must not surface as an unhandled rejection (a crash).
+      value.then(undefined, () => undefined);
+      return Promise.reject(abortError(signal));
+    }
     return new Promise<T>((resolve, reject) => {
       const onAbort = (): void => reject(abortError(signal));
       signal.addEventListener('abort', onAbort, { once: true });

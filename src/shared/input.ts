@@ -65,7 +65,9 @@ class BodyReader implements Input {
 
   read(size?: number): Promise<Uint8Array> {
     if (size !== undefined && (typeof size !== 'number' || Number.isNaN(size))) {
-      return Promise.reject(new TypeError(`tsgi: input.read(size) takes a number of bytes, got ${String(size)}`));
+      return Promise.reject(
+        new TypeError(`tsgi: input.read(size) takes a number of bytes, got ${String(size)}`),
+      );
     }
     // PEP 3333 lets read() take no size (or a negative one, as file.read does) for "the rest of the body".
     const limit = size === undefined || size < 0 ? Infinity : Math.floor(size);
@@ -120,6 +122,12 @@ class BodyReader implements Input {
     while (this.#iterator) {
       const step = await this.#iterator.next().catch((error: unknown) => this.#fail(error));
       if (step.done) break;
+      if (!(step.value instanceof Uint8Array)) {
+        this.#failure = new TypeError(
+          `tsgi: a request body source yielded ${typeof step.value}; sources yield Uint8Array chunks`,
+        );
+        throw this.#failure;
+      }
       if (step.value.byteLength === 0) continue;
       const chunk =
         step.value.byteLength > this.#remaining ? step.value.subarray(0, this.#remaining) : step.value;

@@ -46,10 +46,11 @@ async function runBody(app: Application, exchange: Exchange): Promise<void> {
     failure = { error };
   }
   try {
-    await closeBody(body);
+    // Called in every case; after an abort it is not waited for (a close() that hangs must not hold the request).
+    await exchange.guard(closeBody(body));
   } catch (error) {
-    if (failure) exchange.log(error, 'body.close() also failed');
-    else failure = { error };
+    if (!failure) failure = { error };
+    else if (!(error instanceof Disconnect)) exchange.log(error, 'body.close() also failed');
   }
   if (failure) throw failure.error;
 }
@@ -59,11 +60,13 @@ async function awaitBody(result: Body | Promise<Body>, exchange: Exchange): Prom
   try {
     return await exchange.guard(result);
   } catch (error) {
-    if (error instanceof Disconnect && result instanceof Promise) {
-      // The app is still running; PEP 3333's close() contract holds for the body it returns eventually.
-      result
+    if (error instanceof Disconnect) {
+      // The request is over, but PEP 3333's close() contract holds for the body, now or whenever it arrives.
+      Promise.resolve(result)
         .then(closeBody)
-        .catch((lateError: unknown) => exchange.log(lateError, 'a late body failed to close'));
+        .catch((lateError: unknown) =>
+          exchange.log(lateError, 'a body returned after the abort failed to close'),
+        );
     }
     throw error;
   }

@@ -179,6 +179,15 @@ describe('createInput', () => {
     });
   });
 
+  test('a source that yields strings (a stream with an encoding set) is refused, not miscounted', async () => {
+    const source = (async function* () {
+      yield 'text' as unknown as Uint8Array;
+    })();
+    const input = createInput(source, { contentLength: 4 });
+    await expect(input.read()).rejects.toThrow(/yielded string/);
+    await expect(input.read()).rejects.toThrow(TypeError);
+  });
+
   test('skips empty chunks from the source', async () => {
     expect(await readAll(createInput(countingSource(['', 'a', '', 'b']).source, { contentLength: 2 }))).toBe(
       'ab',

@@ -802,17 +802,52 @@ describe('runApplication: abort and back-pressure', () => {
     expect(closed).toBe(1);
   });
 
-  test('an already aborted request sends nothing but end(false)', async () => {
+  test.each(['hang', 'reject'] as const)(
+    'after an abort, a close() that would %s is called once, not waited for, and crashes nothing',
+    async (kind) => {
+      const controller = new AbortController();
+      let closeCalls = 0;
+      const body = Object.assign(
+        (async function* () {
+          controller.abort();
+          yield bytes('x');
+        })(),
+        {
+          close: () => {
+            closeCalls++;
+            return kind === 'hang'
+              ? new Promise<void>(() => undefined)
+              : new Promise<void>((_resolve, reject) => setTimeout(() => reject(new Error('late close')), 1));
+          },
+        },
+      );
+      const { events } = await run(
+        (_env, start) => {
+          start(...OK);
+          return body;
+        },
+        environ({ 'tsgi.signal': controller.signal }),
+      );
+      expect(events).toEqual([['end', false]]);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(closeCalls).toBe(1);
+    },
+  );
+
+  test('an already aborted request sends nothing but end(false), and the body is still closed once', async () => {
     const controller = new AbortController();
     controller.abort();
+    let closed = 0;
     const { events } = await run(
       (_env, start) => {
         start(...OK);
-        return [bytes('x')];
+        return Object.assign([bytes('x')], { close: () => void closed++ });
       },
       environ({ 'tsgi.signal': controller.signal }),
     );
     expect(events).toEqual([['end', false]]);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(closed).toBe(1);
   });
 
   test('waits for each sink write before pulling the next chunk', async () => {
