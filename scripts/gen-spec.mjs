@@ -108,6 +108,17 @@ if (begin < 0 || end < begin) {
   process.exit(1);
 }
 const next = spec.slice(0, begin) + (await render(rules)) + spec.slice(end + END.length);
+// The prose cites rules as [`id`](#id): a link to a rule that no longer exists is an error too.
+const ids = new Set(rules.map((rule) => rule.id));
+const broken = [...next.matchAll(/\]\(#([a-z]+\.[a-z0-9-]+)\)/g)]
+  .map((m) => m[1])
+  .filter((id) => !ids.has(id));
+if (broken.length > 0) {
+  process.stderr.write(
+    `gen-spec: ${SPEC} links to rules that do not exist: ${[...new Set(broken)].join(', ')}\n`,
+  );
+  process.exit(1);
+}
 if (process.argv.includes('--check')) {
   if (next !== spec) {
     process.stderr.write(
