@@ -120,7 +120,11 @@ class BodyReader implements Input {
   async #pull(): Promise<Uint8Array> {
     this.#iterator ??= this.#source?.[Symbol.asyncIterator]();
     while (this.#iterator) {
-      const step = await this.#iterator.next().catch((error: unknown) => this.#fail(error));
+      const iterator = this.#iterator;
+      // Wrapped so that a source whose next() throws, or returns a plain result, is handled like a promise.
+      const step = await new Promise<IteratorResult<Uint8Array>>((resolve) => resolve(iterator.next())).catch(
+        (error: unknown) => this.#fail(error),
+      );
       if (step.done) break;
       if (!(step.value instanceof Uint8Array)) {
         this.#failure = new TypeError(
@@ -146,7 +150,11 @@ class BodyReader implements Input {
   #release(): void {
     const iterator = this.#iterator;
     this.#iterator = undefined;
-    iterator?.return?.().catch(() => undefined);
+    try {
+      Promise.resolve(iterator?.return?.()).catch(() => undefined);
+    } catch {
+      // A source that cannot be released is simply no longer read.
+    }
   }
 
   #fail(cause: unknown): never {

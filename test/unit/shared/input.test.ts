@@ -155,6 +155,21 @@ describe('createInput', () => {
     });
   });
 
+  test('a source whose next() throws synchronously also gives ERR_BODY_TRUNCATED', async () => {
+    const cause = new Error('bad source');
+    const source = {
+      [Symbol.asyncIterator]: () => ({
+        next: (): Promise<IteratorResult<Uint8Array>> => {
+          throw cause;
+        },
+      }),
+    };
+    await expect(createInput(source, { contentLength: 3 }).read()).rejects.toMatchObject({
+      code: 'ERR_BODY_TRUNCATED',
+      cause,
+    });
+  });
+
   test('without contentLength and not terminated the body is empty and the source is never read (RFC 3875 §4.2)', async () => {
     const { source, state } = countingSource(['data']);
     const input = createInput(source, {});
