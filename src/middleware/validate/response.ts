@@ -54,7 +54,7 @@ export function countBody(state: ResponseState, chunk: Uint8Array, where: string
   if (head.contentLength !== undefined && state.bytes > head.contentLength) {
     fail(
       'body.content-length',
-      `${where} brought the body to ${state.bytes} bytes, more than its Content-Length ${head.contentLength}: fix the header or the body`,
+      `${state.bytes} body bytes (the last ${chunk.length} from ${where}) exceed the Content-Length ${head.contentLength}: fix the header or the body`,
     );
   }
   if (!head.hasContentType && !state.warnedContentType) {

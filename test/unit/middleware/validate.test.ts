@@ -581,7 +581,7 @@ describe('validate: the body', () => {
     expectBreach(
       response,
       'body.content-length',
-      'the body brought the body to 4 bytes, more than its Content-Length 3: fix the header or the body',
+      '4 body bytes (the last 2 from the body) exceed the Content-Length 3: fix the header or the body',
     );
     // The head went out with the first chunk; the extra bytes never did.
     expect(response.text).toBe('ab');
@@ -591,7 +591,11 @@ describe('validate: the body', () => {
       await write(bytes('xy'));
       return [];
     };
-    expectBreach(await run(writer), 'body.content-length', 'write() brought the body to 2 bytes');
+    expectBreach(
+      await run(writer),
+      'body.content-length',
+      '2 body bytes (the last 2 from write()) exceed the Content-Length 1: fix the header or the body',
+    );
   });
 
   it('refuses fewer bytes than Content-Length, except for HEAD and 304 (body.content-length)', async () => {
