@@ -38,10 +38,28 @@ await build({
   chunkNames: '_chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-if (!jsOnly) {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
-    stdio: 'inherit',
+// The `tsgi cgi` fast path (bin/tsgi.js loads it for every CGI request): one file, no shared chunks, because
+// each extra ES module costs a CGI request start-up time. esbuild itself stays a lazy import inside it.
+if (existsSync('src/cli/cgi-entry.ts')) {
+  await build({
+    entryPoints: ['src/cli/cgi-entry.ts'],
+    outfile: `${out}/cli/cgi-entry.js`,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
   });
+}
+if (!jsOnly) {
+  execFileSync(
+    process.execPath,
+    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out],
+    {
+      stdio: 'inherit',
+    },
+  );
 }
 const old = `dist.old-${process.pid}`;
 try {

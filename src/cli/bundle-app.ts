@@ -1,9 +1,9 @@
 // esbuild bundling of a TypeScript app for Node versions without type stripping (loaded only on a cache miss).
-import { build, type Plugin } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import type { Plugin } from 'esbuild';
 import { isBuiltin } from 'node:module';
 import { dirname, isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { nodeBuiltin } from '../cgi/node-builtins.js';
 
 const RESOLVING = Symbol('tsgi-resolving');
 
@@ -38,9 +38,9 @@ const IMPORT_META = /\bimport\.meta\.(url|filename|dirname)\b/g;
 const keepImportMeta: Plugin = {
   name: 'tsgi-keep-import-meta',
   setup(build) {
-    build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, async (args) => {
+    build.onLoad({ filter: /\.[cm]?[jt]sx?$/ }, (args) => {
       if (args.path.includes('/node_modules/')) return undefined;
-      const source = await readFile(args.path, 'utf8');
+      const source = nodeBuiltin('node:fs').readFileSync(args.path, 'utf8');
       const values = { url: pathToFileURL(args.path).href, filename: args.path, dirname: dirname(args.path) };
       const contents = source.replace(IMPORT_META, (_, key: keyof typeof values) =>
         JSON.stringify(values[key]),
@@ -53,6 +53,8 @@ const keepImportMeta: Plugin = {
 
 /** Bundles `entry` into one ES module; `inputs` lists every local file it was built from (for cache checks). */
 export async function bundleTypeScript(entry: string): Promise<{ code: string; inputs: string[] }> {
+  // Imported here, not at the top: the CGI fast path is bundled into one file, and esbuild must load only on a miss.
+  const { build } = await import('esbuild');
   const result = await build({
     entryPoints: [entry],
     bundle: true,
