@@ -1,6 +1,7 @@
 // tsgi/testing: build a test environ and call an application without a server (wsgiref setup_testing_defaults).
 import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
 import { createInput } from '../shared/input.js';
+import { isHttps } from '../shared/quirks.js';
 import { runApplication, type RunOptions } from '../shared/respond.js';
 import type { Application, Environ, ErrorStream, Header, ResponseOutcome } from '../shared/types.js';
 
@@ -60,11 +61,14 @@ export function createTestEnviron(
     if (typeof value === 'string' || value === undefined) vars[name] = value;
     else keys[name] = value;
   }
-  vars.SERVER_PORT ??= vars.HTTPS?.toLowerCase() === 'on' || vars.HTTPS === '1' ? '443' : '80';
+  if (!Object.hasOwn(rest, 'SERVER_PORT')) vars.SERVER_PORT = isHttps(vars) ? '443' : '80';
   const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-  if (bytes !== undefined) vars.CONTENT_LENGTH ??= String(bytes.byteLength);
+  if (bytes !== undefined && !Object.hasOwn(rest, 'CONTENT_LENGTH'))
+    vars.CONTENT_LENGTH = String(bytes.byteLength);
   const source = bytes === undefined ? undefined : singleChunk(bytes);
-  const input = createInput(source, { contentLength: Number(vars.CONTENT_LENGTH ?? 0) || 0 });
+  // A malformed CONTENT_LENGTH override is left for buildEnviron to refuse, as a server would.
+  const contentLength = /^[0-9]+$/.test(vars.CONTENT_LENGTH ?? '') ? Number(vars.CONTENT_LENGTH) : undefined;
+  const input = createInput(source, { contentLength, inputTerminated: options.inputTerminated });
   const environ = buildEnviron(vars, input, collectErrors(), options);
   return Object.assign(environ, keys);
 }

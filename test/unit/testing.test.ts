@@ -49,6 +49,22 @@ describe('createTestEnviron', () => {
     await expect(environ['tsgi.input'].read()).rejects.toMatchObject({ code: 'ERR_BODY_TRUNCATED' });
   });
 
+  test('a body without CONTENT_LENGTH is read to its end when the environ says the input is terminated', async () => {
+    const environ = createTestEnviron(
+      { REQUEST_METHOD: 'POST', body: 'chunked upload', CONTENT_LENGTH: undefined },
+      { inputTerminated: true },
+    );
+    expect('CONTENT_LENGTH' in environ).toBe(false);
+    expect(environ['tsgi.input_terminated']).toBe(true);
+    expect(new TextDecoder().decode(await environ['tsgi.input'].read())).toBe('chunked upload');
+  });
+
+  test('a malformed CONTENT_LENGTH override is refused as a server would refuse it', () => {
+    expect(() => createTestEnviron({ body: 'x', CONTENT_LENGTH: '1e3' })).toThrow(
+      expect.objectContaining({ code: 'ERR_BAD_CONTENT_LENGTH' }),
+    );
+  });
+
   test('tsgi.* overrides replace the built keys', () => {
     const errors = collectErrors();
     const signal = new AbortController().signal;
