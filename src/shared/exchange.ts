@@ -2,6 +2,7 @@
 import { INTERNAL_ERROR_BODY, INTERNAL_ERROR_STATUS, isBodilessStatus } from './constants.js';
 import { RequestError, TsgiError, ValidationError } from './errors.js';
 import { normalizeStatus, parseStatus, validateHeaders } from './headers.js';
+import { decimalLength } from './input.js';
 import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
 
 /** A failure of the transport (sink) or an abort: the client is gone, so no error page and no log line. */
@@ -274,8 +275,8 @@ function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 
 // The Content-Length an app declared; the same plain-decimal rule as CONTENT_LENGTH (RFC 9110 §8.6).
 function declaredLength(value: string): number {
-  const length = /^[0-9]+$/.test(value) ? Number(value) : NaN;
-  if (Number.isSafeInteger(length)) return length;
+  const length = decimalLength(value);
+  if (length !== undefined) return length;
   throw new ValidationError(
     'ERR_CONTENT_LENGTH',
     `tsgi: Content-Length ${JSON.stringify(value)} is not a decimal byte count; send the body's length in bytes`,

@@ -8,13 +8,22 @@ const EMPTY = new Uint8Array(0);
 const DECIMAL = /^[0-9]+$/;
 
 /**
+ * A byte count written as plain decimal digits (RFC 9110 §8.6), within Number.MAX_SAFE_INTEGER; `undefined`
+ * for anything else ("", "-1", "1e3", " 5", "5,5"). The one rule for CONTENT_LENGTH and Content-Length.
+ */
+export function decimalLength(text: string): number | undefined {
+  const length = DECIMAL.test(text) ? Number(text) : NaN;
+  return Number.isSafeInteger(length) ? length : undefined;
+}
+
+/**
  * Parses CONTENT_LENGTH. `undefined` or `""` (unset, RFC 3875 §4.1) gives `undefined`; anything but plain
  * decimal digits within Number.MAX_SAFE_INTEGER throws RequestError `ERR_BAD_CONTENT_LENGTH`.
  */
 export function parseContentLength(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
-  const length = DECIMAL.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(length)) {
+  const length = decimalLength(text);
+  if (length === undefined) {
     throw new RequestError(
       'ERR_BAD_CONTENT_LENGTH',
       `tsgi: CONTENT_LENGTH ${JSON.stringify(text.slice(0, 40))} is not a decimal byte count; request refused`,

@@ -1,6 +1,6 @@
 // tsgi/testing: build a test environ and call an application without a server (wsgiref setup_testing_defaults).
 import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
-import { createInput } from '../shared/input.js';
+import { createInput, decimalLength } from '../shared/input.js';
 import { isHttps } from '../shared/quirks.js';
 import { runApplication, type RunOptions } from '../shared/respond.js';
 import type { Application, Environ, ErrorStream, Header, ResponseOutcome } from '../shared/types.js';
@@ -67,7 +67,7 @@ export function createTestEnviron(
     vars.CONTENT_LENGTH = String(bytes.byteLength);
   const source = bytes === undefined ? undefined : singleChunk(bytes);
   // A malformed CONTENT_LENGTH override is left for buildEnviron to refuse, as a server would.
-  const contentLength = /^[0-9]+$/.test(vars.CONTENT_LENGTH ?? '') ? Number(vars.CONTENT_LENGTH) : undefined;
+  const contentLength = decimalLength(vars.CONTENT_LENGTH ?? '');
   const input = createInput(source, { contentLength, inputTerminated: options.inputTerminated });
   const environ = buildEnviron(vars, input, collectErrors(), options);
   return Object.assign(environ, keys);

@@ -1,7 +1,12 @@
 // Tests for src/shared/input.ts: tsgi.input stops at CONTENT_LENGTH, pulls lazily, and the push queue is bounded.
 import { describe, expect, test } from 'vitest';
 import { RequestError } from '../../../src/shared/errors.js';
-import { createInput, createInputQueue, parseContentLength } from '../../../src/shared/input.js';
+import {
+  createInput,
+  createInputQueue,
+  decimalLength,
+  parseContentLength,
+} from '../../../src/shared/input.js';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (data: Uint8Array): string => new TextDecoder().decode(data);
@@ -33,6 +38,22 @@ async function readAll(iterable: AsyncIterable<Uint8Array>): Promise<string> {
   for await (const chunk of iterable) out += text(chunk);
   return out;
 }
+
+describe('decimalLength', () => {
+  test.each([
+    ['0', 0],
+    ['12', 12],
+    ['9007199254740991', 9007199254740991],
+    ['', undefined],
+    ['-1', undefined],
+    ['1e3', undefined],
+    [' 5', undefined],
+    ['5,5', undefined],
+    ['9007199254740992', undefined],
+  ])('%j is %j', (text, expected) => {
+    expect(decimalLength(text)).toBe(expected);
+  });
+});
 
 describe('parseContentLength', () => {
   test.each([
