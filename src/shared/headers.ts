@@ -16,6 +16,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // U+00FF (not a byte, so it could not be sent as it is).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** True when `text` is an RFC 9110 §5.6.2 token: a valid header name or method. */
+export function isToken(text: string): boolean {
+  return TOKEN.test(text);
+}
+
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : typeof value;
 }

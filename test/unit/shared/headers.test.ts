@@ -5,6 +5,7 @@ import { ValidationError } from '../../../src/shared/errors.js';
 import {
   formatCgiHead,
   HOP_BY_HOP_HEADERS,
+  isToken,
   normalizeStatus,
   parseStatus,
   validateHeaders,
@@ -19,6 +20,21 @@ function codeOf(action: () => unknown): string | undefined {
   }
   return undefined;
 }
+
+describe('isToken', () => {
+  test.each([
+    ['Content-Type', true],
+    ["X-!#$%&'*+.^_`|~", true],
+    ['GET', true],
+    ['', false],
+    ['X A', false],
+    ['X:A', false],
+    ['X\r\n', false],
+    ['caf\u00e9', false],
+  ])('%j is a token: %s', (text, expected) => {
+    expect(isToken(text)).toBe(expected);
+  });
+});
 
 describe('parseStatus', () => {
   test.each([
