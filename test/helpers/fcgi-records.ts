@@ -165,12 +165,12 @@ export async function rawPeer(port: number): Promise<RawPeer> {
     chunks.push(chunk);
     for (const wake of waiters) wake();
   });
+  let isClosed = false;
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   void closed.then(() => {
+    isClosed = true;
     for (const wake of waiters) wake();
   });
-  let isClosed = false;
-  void closed.then(() => (isClosed = true));
   const received = (): Buffer => Buffer.concat(chunks);
   const until = (test: (bytes: Buffer) => boolean, timeoutMs = 5000): Promise<Buffer> =>
     new Promise((resolve, reject) => {
