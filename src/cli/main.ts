@@ -14,6 +14,8 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   fastcgi: () => import('./fastcgi.js'),
   call: () => import('./call.js'),
   build: () => import('./build.js'),
+  doctor: () => import('./doctor.js'),
+  explain: () => import('./explain.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -22,6 +24,8 @@ const SUMMARIES: Record<string, string> = {
   fastcgi: 'serve APP over FastCGI for nginx/Apache/lighttpd: TCP, unix socket, fd 0 or systemd; --workers N',
   call: 'send one request to a FastCGI listener and print the response like curl -i',
   build: 'bundle APP into one self-contained executable file (CGI and FastCGI, no node_modules needed)',
+  doctor: 'check a deployment (socket permissions, the variables a real request carried) and print the fixes',
+  explain: 'show one request as it arrived and each step that turned it into the environ',
 };
 
 function usage(): string {
