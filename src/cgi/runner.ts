@@ -88,6 +88,28 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   return outcome.ok && !sink.broken ? 0 : EXIT_CUT_OFF;
 }
 
+/**
+ * Answers this CGI request with `500 Internal Server Error` when there is no application to run (APP failed to
+ * load): the client gets a real response instead of the server's "premature end of script headers", and
+ * `logLine` goes to stderr, the web server's error log. Resolves to the exit status (1).
+ */
+export async function respondAppUnavailable(logLine: string): Promise<number> {
+  const sink = createFdSink(
+    1,
+    () => undefined,
+    () => process.stdout,
+  );
+  errorStream(undefined).write(`${logLine}\n`);
+  const body = Buffer.from('Internal Server Error\n', 'utf8');
+  await sink.sendHead('500 Internal Server Error', [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(body.length)],
+  ]);
+  await sink.write(body);
+  await sink.end(true);
+  return 1;
+}
+
 async function badRequest(sink: StdoutSink, errors: ErrorStream, error: RequestError): Promise<number> {
   errors.write(`tsgi cgi: 400 Bad Request: ${error.message}\n`);
   const body = Buffer.from(`Bad Request: ${error.message}\n`, 'utf8');

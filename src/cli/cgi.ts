@@ -2,6 +2,7 @@
 import { removeHttpoxy } from '../cgi/httpoxy.js';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
 import { CliError } from './cli-error.js';
+import type { Application } from '../shared/types.js';
 import type { Command } from './main.js';
 
 const HELP = `usage: tsgi cgi APP
@@ -44,13 +45,27 @@ export const command: Command = {
     removeHttpoxy();
     await enableCompileCache();
     const { loadApp } = await import('./load-app.js');
-    const app = await loadApp(spec);
+    let app: Application;
+    try {
+      app = await loadApp(spec);
+    } catch (error) {
+      // Under a web server, answer the request (500) and log one line; from a shell, a plain CLI error.
+      if (process.env.REQUEST_METHOD === undefined) throw error;
+      const { respondAppUnavailable } = await import('../cgi/runner.js');
+      return respondAppUnavailable(`tsgi cgi: cannot load APP: ${describeLoadError(error)}`);
+    }
     const { runCgi } = await import('../cgi/runner.js');
     const code = await runCgi(app);
     exitWhenIdle(code);
     return code;
   },
 };
+
+function describeLoadError(error: unknown): string {
+  if (error instanceof CliError) return `${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return message.split('\n')[0] ?? message;
+}
 
 /**
  * The response is complete and flushed (runCgi resolved after stdout drained), but the app may hold a timer or

@@ -65,6 +65,28 @@ describe('tsgi cgi: requests it cannot serve', () => {
   });
 });
 
+describe('tsgi cgi: loading APP under a web server', () => {
+  it('answers 500 and logs one line when the APP module throws while it is imported', async () => {
+    const result = await spawnCgi(fixture('throws-on-import.ts'), GET);
+    expect(result.status).toBe(500);
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('fixture: this module fails at import');
+  });
+
+  it('answers 500 and logs one line when the APP file is missing', async () => {
+    const result = await spawnCgi('/nonexistent/app.ts', GET);
+    expect(result.status).toBe(500);
+    expect(result.stderr).toContain("cannot find APP '/nonexistent/app.ts'");
+  });
+
+  it("loads a .ts app that imports './lib.js' for lib.ts (falls back from type stripping to esbuild)", async () => {
+    const result = await spawnCgi(fixture('with-lib/app.ts'), GET);
+    expect(result.stderr).toBe('');
+    expect(text(result.body)).toBe('hello from lib.ts\n');
+  });
+});
+
 describe('tsgi cgi: the request body', () => {
   it('never reads stdin past CONTENT_LENGTH', async () => {
     // stdin is a file: its offset is shared with the child, so what the child did not read is still there.
