@@ -17,6 +17,8 @@ const PROTOCOL = /^HTTP\/(\d)(?:\.(\d))?$/i;
 export class BridgeIncomingMessage extends IncomingMessage {
   readonly #input: AsyncIterator<Uint8Array>;
   #reading = false;
+  // The body was refused (limitBody's 413), the client is still there: fail the request, keep the response.
+  #refused = false;
 
   constructor(socket: BridgeSocket, environ: Environ) {
     // IncomingMessage only keeps the socket and takes its highWaterMark; BridgeSocket is a Duplex like net.Socket.
@@ -38,11 +40,21 @@ export class BridgeIncomingMessage extends IncomingMessage {
     for (let i = 0; i < this.rawHeaders.length; i += 2) {
       headers[this.rawHeaders[i]!.toLowerCase()] = this.rawHeaders[i + 1]!;
     }
+    // A body without a length (FastCGI, a chunked upload): node:http shows it as chunked, and body parsers
+    // (type-is `hasBody`) look for exactly that to know there is a body at all (srvx does the same).
+    if (
+      environ['tsgi.input_terminated'] &&
+      !environ.CONTENT_LENGTH &&
+      headers['transfer-encoding'] === undefined
+    ) {
+      headers['transfer-encoding'] = 'chunked';
+    }
     this.headers = headers;
     this.#input = environ['tsgi.input'][Symbol.asyncIterator]();
     // Express replaces the prototype of `req` with its own (`app.request`, derived from IncomingMessage): as an
     // own property, the reader survives that, as the Readable constructor's `read` option would set it.
     this._read = this._read.bind(this);
+    this._destroy = this._destroy.bind(this);
     // A body-less request is complete at once, as Node's parser marks a GET without a body.
     const length = parseContentLength(environ.CONTENT_LENGTH);
     if (length === 0 || (length === undefined && !environ['tsgi.input_terminated'])) {
@@ -52,6 +64,13 @@ export class BridgeIncomingMessage extends IncomingMessage {
   }
 
   override _read(): void {
+    this.#pull();
+  }
+
+  // One chunk from tsgi.input. IncomingMessage switches off Readable's read-ahead (node:http's parser pushes on
+  // its own), so while push() says there is room, the next chunk is fetched here; once it says the buffer is
+  // full, the next _read() (the handler reading) resumes it.
+  #pull(): void {
     if (this.#reading || this.complete) return;
     this.#reading = true;
     this.#input.next().then(
@@ -60,16 +79,36 @@ export class BridgeIncomingMessage extends IncomingMessage {
         if (step.done) {
           this.complete = true;
           this.push(null);
-        } else {
-          this.push(step.value);
+        } else if (this.push(step.value)) {
+          this.#pull();
         }
       },
       (error: unknown) => {
         this.#reading = false;
+        // A 4xx refusal (http-errors' `status`, as limitBody's ContentTooLargeError has) while the client waits
+        // for an answer: the handler gets the error and can answer 413 (body-parser, Koa and Fastify do).
+        const status = (error as { status?: unknown } | null)?.status;
+        if (typeof status === 'number' && status >= 400 && status < 500) {
+          this.#refused = true;
+          // Nothing more will be read: on-finished (Express's finalhandler) sees the request as done and sends
+          // the error page at once instead of waiting for an 'end' that will not come.
+          this.complete = true;
+          this.destroy(error as Error);
+          return;
+        }
         // The body was cut short (client gone, lying CONTENT_LENGTH): node:http destroys the request with
         // ECONNRESET "aborted" then, and IncomingMessage's own _destroy emits 'aborted' and closes the socket.
         this.destroy(Object.assign(new Error('aborted', { cause: error }), { code: 'ECONNRESET' }));
       },
     );
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.#refused) {
+      super._destroy(error, callback);
+      return;
+    }
+    // As IncomingMessage's own _destroy: an 'error' only for someone listening, never an uncaught one.
+    callback(this.listenerCount('error') > 0 ? error : null);
   }
 }
