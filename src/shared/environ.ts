@@ -87,7 +87,8 @@ function normalizeVars(cgi: RequestVars, onStep?: (note: string) => void): Reque
   for (const name of REQUIRED_VARS) {
     if (cgi[name] !== undefined) continue;
     cgi[name] = '';
-    if (name !== 'QUERY_STRING') onStep?.(`${name} missing, set to "" (RFC 3875 §4.1 requires it)`);
+    if (name !== 'QUERY_STRING')
+      onStep?.(`requiredVars: ${name} missing, set to "" (RFC 3875 §4.1 requires it)`);
   }
   return cgi;
 }
