@@ -9,3 +9,4 @@ export { timeout, RequestTimeoutError } from './timeout.js';
 export { methodOverride, ORIGINAL_METHOD_KEY, type MethodOverrideOptions } from './method-override.js';
 export { head } from './head.js';
 export { conditionalGet, isFresh } from './conditional-get.js';
+export { applyQuirks, iisPathInfo, lighttpdPathInfo, type Quirk } from './quirks.js';
