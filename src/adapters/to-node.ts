@@ -35,7 +35,10 @@ export interface NodeResponseReport {
 export interface ToNodeHandlerOptions {
   /** `tsgi.errors` (default: process.stderr). */
   errors?: ErrorStream;
-  /** Passed to buildEnviron: the `tsgi.multithread` / `tsgi.multiprocess` flags and extra environ keys. */
+  /**
+   * Passed to buildEnviron: `tsgi.multithread` (default true: concurrent requests share the event loop),
+   * `tsgi.multiprocess` (default false; say true under node:cluster), extra environ keys, and `onStep`.
+   */
   environ?: Pick<EnvironOptions, 'multithread' | 'multiprocess' | 'extra' | 'onStep'>;
   /** Called once per request after the response ended (or was cut off, or refused with a 400). */
   onResponse?(report: NodeResponseReport): void;
@@ -232,6 +235,8 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
         inputTerminated: true,
       });
       environ = buildEnviron(requestVars(req), input, errors, {
+        // SPEC §4.2: one Node process calls the app for the next request before this one has ended.
+        multithread: true,
         ...environOptions,
         signal: abort.signal,
         inputTerminated: true,

@@ -63,6 +63,9 @@ describe('toNodeHandler environ', () => {
       HTTP_HOST: 'example.test:8080',
       'tsgi.url_scheme': 'http',
       'tsgi.input_terminated': true,
+      'tsgi.multithread': true,
+      'tsgi.multiprocess': false,
+      'tsgi.run_once': false,
     });
     expect(Number(env.REMOTE_PORT)).toBeGreaterThan(0);
   });
