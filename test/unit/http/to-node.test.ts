@@ -1,7 +1,7 @@
 // toNodeHandler on a real node:http server: streaming both ways, back-pressure, HEAD, cut-offs, client aborts.
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   toNodeHandler,
@@ -317,5 +317,45 @@ describe('toNodeHandler', () => {
     const second = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
     expect([first.body.toString(), second.body.toString()]).toEqual(['ok', 'ok']);
     expect(errors.join('')).toContain('onResponse failed: Error: log hook broke');
+  });
+  it('leaves an upload in the socket while the application does not read it (bounded memory)', async () => {
+    const reading = gate();
+    const handler = toNodeHandler(async (environ, startResponse) => {
+      await reading.promise;
+      let total = 0;
+      for await (const chunk of environ['tsgi.input']) total += chunk.byteLength;
+      startResponse('200 OK', []);
+      return [encode(String(total))];
+    });
+    let socketOfRequest: Socket | undefined;
+    server = createServer((req, res) => {
+      socketOfRequest = req.socket;
+      handler(req, res);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const size = 256 * 1024 * 1024;
+    const answer = new Promise<string>((resolve, reject) => {
+      const req = httpRequest(
+        { port, host: '127.0.0.1', method: 'PUT', agent: false, headers: { 'Content-Length': String(size) } },
+        async (res) => resolve((await readAll(res)).toString()),
+      );
+      req.on('error', reject);
+      const piece = Buffer.alloc(1024 * 1024);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < size) {
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', pump);
+        }
+        req.end();
+      };
+      pump();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Socket buffers and Node's stream buffer hold a few MiB; the rest of the 256 MiB waits in the client.
+    expect(socketOfRequest?.bytesRead).toBeLessThan(32 * 1024 * 1024);
+    reading.open();
+    expect(await answer).toBe(String(size));
   });
 });
