@@ -92,6 +92,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private readonly gated = new WeakSet<FastCgiRequest>();
   private readPausers = 0;
   private waitingDrain = false;
+  private corked = false;
   private drainPromise: Promise<void> | undefined;
   private draining = false;
   private closing = false;
@@ -157,8 +158,19 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   write(bytes: Uint8Array): void {
     if (this.closing || this.closed || this.socket.writableEnded) return;
+    // Responses that finish in the same turn (multiplexed requests, a reply per record) leave in one writev.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(bytes);
   }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   get needDrain(): boolean {
     return this.socket.writableNeedDrain;

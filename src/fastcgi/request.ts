@@ -209,8 +209,7 @@ export class FastCgiRequest implements ResponseSink {
     void runApplication(this.host.app, environ, this).then(() => {
       this.running = false;
       if (!this.ended) this.end(false);
-      this.stdin.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
-      this.data?.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+      this.releaseInputs();
       this.host.requestSettled(this);
     });
   }
@@ -224,9 +223,19 @@ export class FastCgiRequest implements ResponseSink {
     this.pending.push(body);
     this.pendingBytes += body.length;
     this.writeEnd(APP_STATUS_OK);
-    this.stdin.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
-    this.data?.fail(new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+    this.releaseInputs();
     this.host.requestSettled(this);
+  }
+
+  // The response is over: body bytes nobody read are dropped (resuming a paused socket), and a late reader
+  // gets an error. Skipped when the inputs were read to their end, the common case (an Error costs a stack).
+  private releaseInputs(): void {
+    const stdinOpen = !this.stdinDone || this.stdin.buffered > 0;
+    const dataOpen = this.data !== undefined && (!this.dataDone || this.data.buffered > 0);
+    if (!stdinOpen && !dataOpen) return;
+    const error = new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`);
+    if (stdinOpen) this.stdin.fail(error);
+    if (dataOpen) this.data?.fail(error);
   }
 
   /** ResponseSink: the CGI head (`Status:` + headers) is queued and goes out with the first body bytes. */
