@@ -21,6 +21,7 @@ const script = fc.record({
   closeThrows: fc.option(fc.boolean(), { nil: undefined }),
   abortAfter: fc.option(fc.integer({ min: 0, max: 6 }), { nil: undefined }),
   method: fc.constantFrom('GET', 'HEAD'),
+  slowSink: fc.boolean(),
 });
 
 type Script = typeof script extends fc.Arbitrary<infer T> ? T : never;
@@ -72,18 +73,23 @@ describe('runApplication invariants', () => {
         const events: string[] = [];
         let written = 0;
         let headStatus: string | undefined;
+        const later = (): Promise<void> | undefined =>
+          s.slowSink ? new Promise((resolve) => setImmediate(resolve)) : undefined;
         const sink: ResponseSink = {
           sendHead(status, headers) {
             events.push('head');
             headStatus = status;
             expect(JSON.stringify(headers)).not.toMatch(/\\n|\\r/);
+            return later();
           },
           write(chunk) {
             events.push('write');
             written += chunk.byteLength;
+            return later();
           },
           end() {
             events.push('end');
+            return later();
           },
         };
         const environ = createTestEnviron({ REQUEST_METHOD: s.method, 'tsgi.signal': controller.signal });
