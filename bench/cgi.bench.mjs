@@ -1,9 +1,11 @@
 // CGI cost per request: `tsgi cgi hello` against a bare `node` script printing the same response, same Node.
 // Each run is a fresh process as a web server would start it; variants are interleaved so that machine noise
 // falls on all of them alike; the figure is the median wall time. Target: tsgi ≤ 1.15 × the bare script.
+// A second table gives each process's own CPU time (user + system, read by a --require hook at exit): on a busy
+// machine wall times wander with the load, CPU time much less.
 //   node bench/cgi.bench.mjs [--runs N] [--node PATH]…   (default: this Node, and Node 24 when installed)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +32,11 @@ if (!existsSync(join(root, 'dist/cli/cgi-entry.js'))) {
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'tsgi-bench-cgi-'));
+const cpuHook = join(scratch, 'cpu-at-exit.cjs');
+writeFileSync(
+  cpuHook,
+  "process.on('exit', () => { const u = process.cpuUsage(); require('fs').writeSync(2, `\\ncpu-us ${u.user + u.system}\\n`); });\n",
+);
 const cgiEnv = (cacheDir) => ({
   PATH: process.env.PATH,
   // A private transpile/compile cache: the warm-up runs fill it, as the first requests on a server would.
@@ -53,15 +60,26 @@ const variants = [
   { name: 'tsgi cgi hello.ts', args: [tsgi, 'cgi', join(fixtures, 'hello.ts')] },
 ];
 
-function once(node, args, env) {
-  const start = process.hrtime.bigint();
+function spawnChecked(node, args, env) {
   const result = spawnSync(node, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
   const out = result.stdout.toString();
   if (result.status !== 0 || !out.endsWith('Hello, world!\n')) {
     throw new Error(`${node} ${args.join(' ')} failed (${result.status}): ${out}${result.stderr}`);
   }
-  return ms;
+  return result;
+}
+
+/** Wall time of one run, in ms. */
+function once(node, args, env) {
+  const start = process.hrtime.bigint();
+  spawnChecked(node, args, env);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}
+
+/** CPU time (user + system) of one run, in ms, as the process itself saw it at exit. */
+function cpuOnce(node, args, env) {
+  const { stderr } = spawnChecked(node, ['--require', cpuHook, ...args], env);
+  return Number(/cpu-us (\d+)/.exec(stderr.toString())?.[1]) / 1000;
 }
 
 const median = (list) => {
@@ -77,11 +95,13 @@ try {
     const env = cgiEnv(join(scratch, `warm-${index}`));
     for (const variant of variants) for (let i = 0; i < 3; i++) once(node, variant.args, env);
     const times = variants.map(() => []);
+    const cpu = variants.map(() => []);
     for (let i = 0; i < runs; i++) {
       // Rotate the order every round so that no variant always runs right after another.
       for (let k = 0; k < variants.length; k++) {
         const j = (i + k) % variants.length;
         times[j].push(once(node, variants[j].args, env));
+        cpu[j].push(cpuOnce(node, variants[j].args, env));
       }
     }
     // The first request after a deploy: nothing cached yet (esbuild runs on Node without type stripping).
@@ -89,7 +109,7 @@ try {
     for (let i = 0; i < Math.min(5, runs); i++) {
       cold.push(once(node, variants[3].args, cgiEnv(join(scratch, `cold-${index}-${i}`))));
     }
-    rows.push({ version, medians: times.map(median), cold: median(cold) });
+    rows.push({ version, medians: times.map(median), cpu: cpu.map(median), cold: median(cold) });
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
@@ -116,4 +136,14 @@ for (const { version, medians, cold } of rows) {
   console.log(`| ${version} | ${cells.join(' | ')} |`);
 }
 console.log('');
-console.log(over ? `over the ${TARGET}× target` : `within the ${TARGET}× target`);
+console.log(`CPU time per request (user + system), median of ${runs} runs (ms)`);
+console.log('');
+console.log(`| Node | ${variants.map((v) => v.name).join(' | ')} | ratio .mjs | ratio .ts |`);
+console.log(`|---|${variants.map(() => '---:').join('|')}|---:|---:|`);
+for (const { version, cpu } of rows) {
+  const [bare, , js, ts] = cpu;
+  const cells = [...cpu.map((m) => m.toFixed(1)), `${(js / bare).toFixed(2)}×`, `${(ts / bare).toFixed(2)}×`];
+  console.log(`| ${version} | ${cells.join(' | ')} |`);
+}
+console.log('');
+console.log(over ? `wall time: over the ${TARGET}× target` : `wall time: within the ${TARGET}× target`);
