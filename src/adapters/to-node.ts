@@ -198,7 +198,8 @@ function refuseRequest(
  *
  * The environ is what a CGI server would build for the same request (see `requestVars`); `tsgi.input` reads
  * the request body only as the application asks for it; `tsgi.signal` aborts when the client goes away.
- * A request the environ builder refuses gets a 400; everything else is up to the response driver.
+ * A request the environ builder refuses gets a 400; everything else is up to the response driver. In Express,
+ * mount it before body parsers: a body they consumed is no longer there for `tsgi.input`.
  *
  * @example
  * http.createServer(toNodeHandler(app)).listen(8000);
