@@ -88,8 +88,11 @@ export const command: Command = {
     const addrs = values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS;
     const diagnose = (
       request: import('../deploy/explain.js').CapturedRequest,
-      probe?: typeof DOCTOR_PROBE,
+      sent?: typeof DOCTOR_PROBE,
     ) => {
+      // The probe's query marker: doctor sent it (--url), or a person ran the curl line doctor prints.
+      const marked = /(^|&)tsgi-doctor=1(&|$)/.test(request.vars.QUERY_STRING ?? '');
+      const probe = sent ?? (marked ? DOCTOR_PROBE : undefined);
       const findings = [...checkRequestVars(request, probe), ...checkPeer(addrs, request.peer)];
       if (!findings.some((finding) => finding.severity !== Severity.Ok)) {
         findings.push({

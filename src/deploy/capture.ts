@@ -129,7 +129,8 @@ export function serveCapture(
         if (options.once) {
           setImmediate(() => {
             server.close();
-            for (const open of sockets) open.end();
+            // end() alone leaves a pooled connection half-open until the web server reuses it: close it.
+            for (const open of sockets) open.end(() => open.destroy());
           });
         }
         return answer;

@@ -55,16 +55,12 @@ it('is the only file in its directory (no node_modules beside it)', () => {
 });
 
 describe.skipIf(!hasTool('apache2', 'apache2') /* throws under CI=true */)('behind Apache', () => {
-  it('serves CGI under mod_cgid with ScriptAlias', async () => {
-    const server = await startApache({
-      modules: ['cgid', 'alias'],
-      config: `ScriptSock "{{DIR}}/cgid.sock"
-ScriptAlias /cgi-bin/ "${appDir}/"
-<Directory "${appDir}">
-    Options +ExecCGI
-    Require all granted
-</Directory>`.replace('{{DIR}}', makeServerDir('cgid-sock')),
+  it('serves CGI under mod_cgid with ScriptAlias (scripts/recipes/apache-cgid.conf)', async () => {
+    const config = renderTemplate(join(RECIPES, 'apache-cgid.conf'), {
+      CGI_BIN: appDir,
+      RUNTIME_DIR: makeServerDir('cgid-sock'),
     });
+    const server = await startApache({ modules: ['cgid', 'alias'], config });
     try {
       await checkApp(`${server.url}/cgi-bin/app.cgi`, '/cgi-bin/app.cgi');
       const env = await envAt(`${server.url}/cgi-bin/app.cgi/env`);
@@ -117,14 +113,9 @@ function modFcgidInstalled(): boolean {
 }
 
 describe.skipIf(!hasTool('lighttpd', 'lighttpd') /* throws under CI=true */)('behind lighttpd', () => {
-  it('serves CGI under mod_cgi', async () => {
-    const server = await startLighttpd({
-      modules: ['mod_alias', 'mod_cgi'],
-      config: `alias.url = ( "/cgi-bin/" => "${appDir}/" )
-$HTTP["url"] =^ "/cgi-bin/" {
-    cgi.assign = ( "" => "" )
-}`,
-    });
+  it('serves CGI under mod_cgi (scripts/recipes/lighttpd-cgi.conf)', async () => {
+    const config = renderTemplate(join(RECIPES, 'lighttpd-cgi.conf'), { CGI_BIN: appDir });
+    const server = await startLighttpd({ modules: ['mod_alias', 'mod_cgi'], config });
     try {
       await checkApp(`${server.url}/cgi-bin/app.cgi`, '/cgi-bin/app.cgi');
     } finally {
