@@ -13,6 +13,7 @@ export type {
   Write,
 } from './shared/types.js';
 export { TsgiError, ProtocolError, RequestError, ValidationError } from './shared/errors.js';
-export { buildEnviron, getVar, type EnvironOptions } from './shared/environ.js';
+export { buildEnviron, getVar, requestUrl, applicationUri, type EnvironOptions } from './shared/environ.js';
+export { bytesToLatin1, latin1ToBytes, utf8View } from './shared/encoding.js';
 export { runApplication, type RunOptions } from './shared/respond.js';
 export { compose, validate, catchErrors } from './middleware/index.js';
