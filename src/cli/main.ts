@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   build: () => import('./build.js'),
   doctor: () => import('./doctor.js'),
   explain: () => import('./explain.js'),
+  run: () => import('./run-mode.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -26,6 +27,7 @@ const SUMMARIES: Record<string, string> = {
   build: 'bundle APP into one self-contained executable file (CGI and FastCGI, no node_modules needed)',
   doctor: 'check a deployment (socket permissions, the variables a real request carried) and print the fixes',
   explain: 'show one request as it arrived and each step that turned it into the environ',
+  run: 'serve APP as CGI, FastCGI or the development server, whichever way it was started (--explain-mode)',
 };
 
 function usage(): string {

@@ -132,3 +132,43 @@ describe('socketStateFromProc', () => {
     expect(socketStateFromProc(99, { unix, tcp, tcp6: undefined })).toBeUndefined();
   });
 });
+
+describe('tsgi run', () => {
+  const bin = new URL('../../../bin/tsgi.js', import.meta.url).pathname;
+  const hello = new URL('../../fixtures/apps/hello.ts', import.meta.url).pathname;
+
+  it('answers a CGI request when started with the request in its environment', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const run = spawnSync(process.execPath, [bin, 'run', hello], {
+      env: {
+        PATH: process.env.PATH,
+        ...CGI_ENV,
+        SCRIPT_NAME: '',
+        SERVER_NAME: 'x',
+        SERVER_PORT: '80',
+        SERVER_PROTOCOL: 'HTTP/1.1',
+      },
+      input: '',
+      encoding: 'latin1',
+    });
+    expect(run.stdout).toMatch(/^Status: 200 OK\r\n[\s\S]*\r\n\r\nHello, world!\n$/);
+    expect(run.status).toBe(0);
+  });
+
+  it('explains its choice: FastCGI for --listen, development with nothing else to go on', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const explain = (...args: string[]) =>
+      spawnSync(process.execPath, [bin, 'run', hello, '--explain-mode', ...args], {
+        env: { PATH: process.env.PATH },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        encoding: 'utf8',
+      }).stdout;
+    expect(explain('--listen', '127.0.0.1:9000')).toMatch(
+      /^mode: fastcgi-listen\n {2}because --listen 127.0.0.1:9000/,
+    );
+    // Node gives a child "pipe" stdio as a socketpair: a connected unix socket, which is not a listener.
+    expect(explain()).toMatch(
+      /^mode: development\n {2}because no CGI request variables .* fd 0 is a connected unix socket/,
+    );
+  });
+});

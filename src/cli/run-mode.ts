@@ -1,0 +1,117 @@
+// `tsgi run APP`: one command for every deployment — detects CGI, FastCGI (fd 0, systemd, --listen) or development.
+import { parseArgs } from 'node:util';
+import { CliError } from './cli-error.js';
+import type { Command } from './main.js';
+
+const HELP = `usage: tsgi run APP [--cgi | --fastcgi] [--listen ADDRESS] [--explain-mode]
+
+Serves APP the way it was started, as a 'tsgi build' file does:
+  CGI             the request is in the environment (GATEWAY_INTERFACE, REQUEST_METHOD): a cgi-bin wrapper
+  FastCGI (fd 0)  fd 0 is a listening socket: lighttpd bin-path, spawn-fcgi, Apache mod_fcgid
+  FastCGI (fd 3)  systemd socket activation (LISTEN_FDS and LISTEN_PID for this process)
+  FastCGI         --listen HOST:PORT | unix:/PATH (nginx fastcgi_pass, Apache mod_proxy_fcgi)
+  development     none of those: the development server on http://127.0.0.1:8000/
+
+options:
+  --cgi, --fastcgi   skip detection (also TSGI_MODE=cgi|fastcgi)
+  --listen ADDRESS   FastCGI on this address (also TSGI_LISTEN)
+  --explain-mode     print the mode and the reasons, then exit
+  -h, --help         this text
+
+examples:
+  tsgi run app.ts --explain-mode
+  printf '#!/bin/sh\\nexec tsgi run /srv/app.ts\\n' > /usr/lib/cgi-bin/app
+`;
+
+const USAGE_HINT = "run 'tsgi run --help' for usage";
+
+function parseRunArgs(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        cgi: { type: 'boolean' },
+        fastcgi: { type: 'boolean' },
+        listen: { type: 'string' },
+        'explain-mode': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
+    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
+  }
+}
+
+/** `tsgi run`. */
+export const command: Command = {
+  summary:
+    'serve APP as CGI, FastCGI or the development server, whichever way it was started (--explain-mode)',
+  async run(args) {
+    const { values, positionals } = parseRunArgs(args);
+    if (values.help === true) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    const [spec, extra] = positionals;
+    if (spec === undefined) throw new CliError('missing APP', USAGE_HINT);
+    if (extra !== undefined) throw new CliError(`unexpected argument '${extra}'`, USAGE_HINT);
+    const { RunMode, decideRunMode, formatRunMode, modeOverride } = await import('../deploy/run-mode.js');
+    const { probeStdin } = await import('../deploy/stdin-probe.js');
+    let decision;
+    try {
+      decision = decideRunMode({
+        env: process.env,
+        pid: process.pid,
+        stdin: probeStdin(0),
+        override: modeOverride({ cgi: values.cgi, fastcgi: values.fastcgi }, process.env),
+        listen: values.listen ?? (process.env.TSGI_LISTEN || undefined),
+        fallback: 'development',
+      });
+    } catch (error) {
+      throw new CliError((error as Error).message, USAGE_HINT);
+    }
+    if (values['explain-mode'] === true) {
+      process.stdout.write(`${formatRunMode(decision)}\n`);
+      return 0;
+    }
+    if (decision.problem !== undefined) throw new CliError(decision.problem, USAGE_HINT);
+    const { loadApp } = await import('./load-app.js');
+    if (decision.mode === RunMode.Cgi) {
+      const { runCgi } = await import('../cgi/index.js');
+      return runCgi(await loadApp(spec));
+    }
+    const app = await loadApp(spec);
+    const why = decision.reasons.join('; ');
+    if (decision.mode === RunMode.Development) {
+      const { serve } = await import('../http/index.js');
+      const server = await serve(app, { validate: true });
+      process.stderr.write(`tsgi run: development server on ${server.url} (mode development: ${why})\n`);
+      await new Promise<void>((resolve) => {
+        for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+          process.once(signal, () => void server.close().then(() => resolve()));
+        }
+      });
+      return 0;
+    }
+    const { serveFastCgi } = await import('../fastcgi/index.js');
+    const listen =
+      decision.mode === RunMode.FastCgiListen && decision.listen !== undefined
+        ? [decision.listen]
+        : decision.mode === RunMode.FastCgiInherited
+          ? ['fd:0']
+          : undefined;
+    const running = await serveFastCgi(app, {
+      ...(listen !== undefined ? { listen } : {}),
+      log: (line) =>
+        process.stderr.write(
+          line.startsWith('tsgi fastcgi: listening')
+            ? `${line}; mode ${decision.mode}: ${why}\n`
+            : `${line}\n`,
+        ),
+    });
+    return running.stopped;
+  },
+};
