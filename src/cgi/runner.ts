@@ -7,7 +7,7 @@ import { runApplication } from '../shared/respond.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { readRequestVariables } from './environ-bytes.js';
 import { removeHttpoxy } from './httpoxy.js';
-import { readBody } from './stdin-source.js';
+import { createCgiBody, type CgiBody } from './stdin-source.js';
 import { createFdSink, createStdoutSink, writeAllSync, type StdoutSink } from './stdout-sink.js';
 
 /** Where one CGI request comes from and goes to; every field defaults to this process's own. */
@@ -69,10 +69,11 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       : createStdoutSink(options.stdout, abort);
 
   let environ;
+  let body: CgiBody | undefined;
   try {
     const contentLength = parseContentLength(variables.CONTENT_LENGTH) ?? 0;
-    const source = contentLength > 0 ? readBody(options.stdinFd ?? 0, contentLength) : undefined;
-    const input = createInput(source, { contentLength });
+    body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
+    const input = createInput(body?.source, { contentLength });
     environ = buildEnviron(variables, input, errors, {
       multithread: false,
       multiprocess: true,
@@ -84,8 +85,24 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
     return badRequest(sink, errors, error);
   }
 
-  const outcome = await runApplication(app, environ, sink);
+  // Take the unread body off the pipe before the first response byte (Apache deadlock: see spoolRest).
+  const spooling = body === undefined ? sink : spoolBeforeHead(sink, body);
+  const outcome = await runApplication(app, environ, spooling);
   return outcome.ok && !sink.broken ? 0 : EXIT_CUT_OFF;
+}
+
+function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {
+  return {
+    get broken() {
+      return sink.broken;
+    },
+    async sendHead(status, headers) {
+      await body.spoolRest();
+      return sink.sendHead(status, headers);
+    },
+    write: (chunk) => sink.write(chunk),
+    end: (ok) => sink.end(ok),
+  };
 }
 
 /**
