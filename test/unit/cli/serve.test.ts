@@ -27,6 +27,13 @@ beforeAll(() => {
     "export default (environ, startResponse) => { startResponse('200', [['Content-Type', 'text/plain']]); return [new TextEncoder().encode('ok')]; };\n",
   );
   writeFileSync(
+    join(dir, 'endless.mjs'),
+    `export default (environ, startResponse) => {
+       startResponse('200 OK', [['Content-Type', 'text/plain']]);
+       return (async function* () { for (;;) { yield new TextEncoder().encode('.'); await new Promise((r) => setTimeout(r, 50)); } })();
+     };\n`,
+  );
+  writeFileSync(
     join(dir, 'slow.mjs'),
     `export default async (environ, startResponse) => {
        startResponse('200 OK', [['Content-Type', 'text/plain']]);
@@ -206,6 +213,19 @@ describe('tsgi serve: serving', () => {
     expect(await pending).toBe('finished after the signal');
     expect(await server.exited).toBe(0);
     expect(server.stderr()).toContain('tsgi serve: SIGINT, finishing requests in flight');
+  });
+
+  it('exits at once on a second signal while a request is still in flight', async () => {
+    const server = await start([join(dir, 'endless.mjs')]);
+    const pending = fetch(server.url)
+      .then((r) => r.text())
+      .catch(() => 'cut off');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    child?.kill('SIGINT');
+    await waitFor(server.stderr, /SIGINT, finishing/);
+    child?.kill('SIGINT');
+    expect(await server.exited).toBe(130);
+    expect(await pending).toBe('cut off');
   });
 
   it('runs the validator by default and not with --no-validate', async () => {

@@ -66,6 +66,13 @@ describe('serve', () => {
     expect((await get(server.port, '/x')).text).toBe('hello /x\n');
   });
 
+  it('brackets an IPv6 host in its URL', async () => {
+    const { server } = await start(hello, { host: '::1' });
+    expect(server.host).toBe('::1');
+    expect(server.url).toBe(`http://[::1]:${server.port}/`);
+    expect(await (await fetch(`${server.url}six`)).text()).toBe('hello /six\n');
+  });
+
   it('writes one Common Log Format line per request, with status, bytes and duration', async () => {
     const { server, log } = await start(hello);
     await get(server.port, '/path?q=1');
