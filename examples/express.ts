@@ -51,6 +51,7 @@ app.get('/error', () => {
 
 // Writes until the client goes away, then says how far it got.
 app.get('/forever', (req, res) => {
+  res.type('text/plain');
   let chunks = 0;
   const timer = setInterval(() => {
     chunks += 1;

@@ -1,7 +1,7 @@
 // The framework interop suite: the same requests against Express, Koa, Fastify and Hono on any tsgi front end.
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 /** The four example apps, by name; each is `examples/<name>.ts`. */
 export const FRAMEWORKS = ['express', 'koa', 'fastify', 'hono'] as const;
@@ -71,9 +71,13 @@ const UPLOAD_BYTES = 5 * 1024 * 1024;
 /**
  * Registers the suite for every framework on the front end `name`: routing with params, a JSON POST, a 5 MiB
  * streamed upload, a streamed response, two cookies, a redirect, a thrown error, HEAD, and a client that goes
- * away in the middle of a response.
+ * away in the middle of a response. `options.afterEach` adds a check after every test (e.g. no validator line).
  */
-export function addInteropTests(name: string, open: TransportFactory): void {
+export function addInteropTests(
+  name: string,
+  open: TransportFactory,
+  options: { afterEach?: (transport: Transport) => void } = {},
+): void {
   for (const framework of FRAMEWORKS) {
     describe(`${framework} on ${name}`, () => {
       let transport: Transport;
@@ -83,6 +87,7 @@ export function addInteropTests(name: string, open: TransportFactory): void {
       afterAll(async () => {
         await transport?.close();
       });
+      afterEach(() => options.afterEach?.(transport));
 
       it('routes a request with a path parameter', async () => {
         const response = await transport.request({ method: 'GET', path: '/hello/ada' });
