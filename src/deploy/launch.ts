@@ -96,13 +96,16 @@ async function cgiStartupFailure(error: unknown): Promise<number> {
 
 async function serveCgi(options: LaunchOptions): Promise<number> {
   if (options.cgi === undefined) fail('tsgi: this file was built with --fastcgi; it cannot serve CGI');
+  const { runCgi, removeHttpoxy } = await options.cgi();
+  // httpoxy (CVE-2016-5385): gone from process.env before the app's module code runs, so neither it nor a
+  // child process takes the client's Proxy header for an outbound proxy; the environ still carries it.
+  removeHttpoxy();
   let app: Application;
   try {
     app = pickApp(await options.app(), options.exportName);
   } catch (error) {
     return cgiStartupFailure(error);
   }
-  const { runCgi } = await options.cgi();
   return runCgi(app);
 }
 

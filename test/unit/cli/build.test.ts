@@ -97,6 +97,22 @@ describe('tsgi build', () => {
     expect(run.stdout).toContain('code cache: off (TSGI_CACHE_DIR)');
   });
 
+  it('removes HTTP_PROXY from process.env before the app module runs, and keeps it in the environ (httpoxy)', async () => {
+    const app = join(dir, 'proxy.mjs');
+    writeFileSync(
+      app,
+      `const atLoad = String(process.env.HTTP_PROXY);
+export default (environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return [new TextEncoder().encode(atLoad + ' ' + environ.HTTP_PROXY)];
+};
+`,
+    );
+    const { outFile } = await buildApp({ app, outFile: join(dir, 'proxy.cgi') });
+    const run = runCgi(outFile, { ...CGI_VARS, HTTP_PROXY: 'http://evil:3128', TSGI_CACHE_DIR: 'off' });
+    expect(run.stdout.endsWith('\r\n\r\nundefined http://evil:3128')).toBe(true);
+  });
+
   it('answers 500 with one log line when the app module throws while loading', async () => {
     const app = join(dir, 'broken.mjs');
     writeFileSync(app, "throw new Error('no database');\nexport default () => [];\n");
