@@ -1,5 +1,6 @@
 // The CGI response sinks: back-pressure on a stream, blocking writes on a descriptor, and a vanished reader.
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -100,5 +101,51 @@ describe('createFdSink', () => {
     expect(errors).toHaveLength(1);
     expect((errors[0] as NodeJS.ErrnoException).code).toBe('EBADF');
     expect(sink.broken).toBe(true);
+  });
+
+  it('moves the rest of the response to the stream when the descriptor is non-blocking and full (EAGAIN)', async () => {
+    // A FIFO opened O_NONBLOCK at both ends, nobody reading: the kernel takes one pipe buffer, then EAGAIN.
+    const fifo = join(scratch, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    const viaStream: Buffer[] = [];
+    const fallback = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        viaStream.push(chunk);
+        callback();
+      },
+    });
+    const body = Buffer.from(Array.from({ length: 1 << 20 }, (_, i) => i % 251));
+    try {
+      const sink = createFdSink(
+        writer,
+        () => undefined,
+        () => fallback,
+      );
+      await sink.write(body);
+      await sink.write(bytes('after'));
+      await sink.end(true);
+      const inPipe: Buffer[] = [];
+      const buffer = Buffer.alloc(65536);
+      for (;;) {
+        let length = 0;
+        try {
+          length = readSync(reader, buffer, 0, buffer.length, null);
+        } catch {
+          break; // EAGAIN: the pipe is empty
+        }
+        if (length === 0) break;
+        inPipe.push(Buffer.from(buffer.subarray(0, length)));
+      }
+      expect(inPipe.length).toBeGreaterThan(0);
+      expect(viaStream.length).toBeGreaterThan(0);
+      expect(Buffer.concat([...inPipe, ...viaStream]).equals(Buffer.concat([body, bytes('after')]))).toBe(
+        true,
+      );
+    } finally {
+      closeSync(writer);
+      closeSync(reader);
+    }
   });
 });
