@@ -76,6 +76,9 @@ class FetchResponseSink implements ResponseSink {
   readonly #stream: ReadableStream<Uint8Array>;
   #pulled: (() => void) | undefined;
   #cancelled = false;
+  #init: { status: number; statusText: string; headers: string[][] } | undefined;
+  #bodiless = false;
+  #responded = false;
 
   constructor(method: string, resolve: (response: Response) => void, onCancel: () => void) {
     this.#method = method;
@@ -96,30 +99,49 @@ class FetchResponseSink implements ResponseSink {
     );
   }
 
+  // The head is held until the body shows whether there is one: an empty body becomes a null body, so the
+  // fetch server adds nothing (@hono/node-server gives a non-null body a default Content-Type).
   sendHead(status: string, headers: readonly Header[]): void {
     const code = Number(status.slice(0, 3));
-    const init = {
+    this.#init = {
       status: code,
       statusText: status.slice(4),
       headers: headers.map(([name, value]) => [name, value]),
     };
     // A Response for 204/304 (or for HEAD) must have a null body (Fetch standard "null body status").
-    const bodiless = code === 204 || code === 304 || code < 200 || this.#method === 'HEAD';
-    this.#resolve(new Response(bodiless ? null : this.#stream, init as ResponseInit));
+    this.#bodiless = code === 204 || code === 304 || code < 200 || this.#method === 'HEAD';
+    if (this.#bodiless) this.#respond(null);
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
-    if (this.#cancelled) return;
+    if (this.#cancelled || this.#bodiless) return;
+    this.#respond(this.#stream);
     this.#controller.enqueue(chunk);
     if ((this.#controller.desiredSize ?? 0) > 0) return;
     return new Promise((resolve) => (this.#pulled = resolve));
   }
 
-  end(ok: boolean): void {
+  async end(ok: boolean): Promise<void> {
     if (this.#cancelled) return;
-    // An error makes the fetch server abort the connection: the client can tell a cut-off from an ending.
-    if (ok) this.#controller.close();
-    else this.#controller.error(new Error('tsgi: the response was cut off'));
+    if (ok) {
+      this.#respond(null);
+      this.#controller.close();
+      return;
+    }
+    this.#respond(this.#stream);
+    // Erroring the stream makes the fetch server abort the connection, so the client can tell a cut-off from an
+    // ending; first let it take and write what it already has (an error drops queued chunks).
+    while ((this.#controller.desiredSize ?? 1) <= 0 && !this.#cancelled) {
+      await new Promise<void>((resolve) => (this.#pulled = resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    this.#controller.error(new Error('tsgi: the response was cut off'));
+  }
+
+  #respond(body: ReadableStream<Uint8Array> | null): void {
+    if (this.#responded || this.#init === undefined) return;
+    this.#responded = true;
+    this.#resolve(new Response(body, this.#init as ResponseInit));
   }
 
   #wake(): void {
