@@ -46,4 +46,5 @@ export {
 } from './client.js';
 export { authorizerVariable, isAuthorizerRequest, AUTHORIZER_VARIABLE_PREFIX } from './authorizer.js';
 export { DEFAULT_LIMITS, resolveLimits, type FastCgiLimits } from './limits.js';
-export { RecordType, Role, ProtocolStatus, Flags, ManagementVariable } from './protocol.js';
+// The wire codec (constants named as in the spec, record and name-value encoders, the incremental parser).
+export * from './protocol.js';

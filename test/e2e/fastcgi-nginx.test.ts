@@ -83,6 +83,11 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('nginx â†
       expect(env.GATEWAY_INTERFACE).toBe('CGI/1.1');
     });
 
+    it('keeps a decoded %0a in PATH_INFO instead of emptying it (CVE-2019-11043)', async () => {
+      const env = await getEnv(`${stack!.base}/a%0Ab/env`);
+      expect([env.SCRIPT_NAME, env.PATH_INFO]).toEqual([MOUNT, '/a\nb/env']);
+    });
+
     it('keeps serving after a client goes away in the middle of a streamed response', async () => {
       const controller = new AbortController();
       const response = await fetch(`${stack!.base}/stream?gone`, { signal: controller.signal });
