@@ -7,9 +7,23 @@ import { runApplication } from '../shared/respond.js';
 import { anySignal } from '../shared/signals.js';
 import type { Application, ErrorStream, Header, ResponseSink } from '../shared/types.js';
 
-/** Connection facts some fetch servers pass as a second argument (Deno.serve's `info.remoteAddr`). */
+/**
+ * The second argument fetch servers pass, where the client's address is found: Deno.serve's `info.remoteAddr`,
+ * or @hono/node-server's `env.incoming.socket`. Anything else is ignored.
+ */
 export interface FetchConnInfo {
   remoteAddr?: { hostname?: string; port?: number };
+  incoming?: { socket?: { remoteAddress?: string; remotePort?: number } };
+}
+
+/** The client's address and port from a fetch server's second argument, when it carries them. */
+function remoteOf(info: unknown): { address?: string; port?: number } {
+  if (typeof info !== 'object' || info === null) return {};
+  const { remoteAddr, incoming } = info as FetchConnInfo;
+  if (remoteAddr !== undefined) return { address: remoteAddr.hostname, port: remoteAddr.port };
+  const socket = incoming?.socket;
+  // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; CGI servers report the IPv4 address.
+  return { address: socket?.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, ''), port: socket?.remotePort };
 }
 
 /** Options of {@link toFetchHandler}. */
@@ -31,12 +45,13 @@ const CONSOLE: ErrorStream = {
 function requestVars(
   request: Request,
   scriptName: string,
-  info: FetchConnInfo | undefined,
+  info: unknown,
 ): Record<string, string | undefined> {
   const url = new URL(request.url);
   const path = unquoteToLatin1(url.pathname);
   const mounted = scriptName !== '' && (path === scriptName || path.startsWith(scriptName + '/'));
   const https = url.protocol === 'https:';
+  const remote = remoteOf(info);
   const vars: Record<string, string | undefined> = {
     REQUEST_METHOD: request.method,
     SCRIPT_NAME: mounted ? scriptName : '',
@@ -47,8 +62,8 @@ function requestVars(
     SERVER_PORT: url.port || (https ? '443' : '80'),
     // A fetch Request does not say which HTTP version carried it.
     SERVER_PROTOCOL: 'HTTP/1.1',
-    REMOTE_ADDR: info?.remoteAddr?.hostname,
-    REMOTE_PORT: info?.remoteAddr?.port === undefined ? undefined : String(info.remoteAddr.port),
+    REMOTE_ADDR: remote.address,
+    REMOTE_PORT: remote.port === undefined ? undefined : String(remote.port),
     HTTPS: https ? 'on' : undefined,
   };
   request.headers.forEach((value, name) => {
@@ -171,7 +186,7 @@ function refusal(status: number, error: unknown, errors: ErrorStream): Response 
 export function toFetchHandler(
   app: Application,
   options: ToFetchHandlerOptions = {},
-): (request: Request, info?: FetchConnInfo) => Promise<Response> {
+): (request: Request, info?: unknown) => Promise<Response> {
   const errors = options.errors ?? CONSOLE;
   const scriptName = (options.scriptName ?? '').replace(/\/+$/, '');
   return (request, info) =>

@@ -260,4 +260,21 @@ describe('toFetchHandler', () => {
     expect(head.status).toBe(200);
     expect(head.body).toBeNull();
   });
+
+  it("takes the client's address from Deno's info.remoteAddr or @hono/node-server's env.incoming", async () => {
+    const remote: Application = (environ, startResponse) => {
+      startResponse('200 OK', []);
+      return [encode(`${String(environ.REMOTE_ADDR)}:${String(environ.REMOTE_PORT)}`)];
+    };
+    const handler = toFetchHandler(remote);
+    const deno = await handler(new Request('http://localhost/'), {
+      remoteAddr: { hostname: '192.0.2.1', port: 5 },
+    });
+    expect(await deno.text()).toBe('192.0.2.1:5');
+    const node = await handler(new Request('http://localhost/'), {
+      incoming: { socket: { remoteAddress: '::ffff:10.0.0.1', remotePort: 7 } },
+    });
+    expect(await node.text()).toBe('10.0.0.1:7');
+    expect(await (await handler(new Request('http://localhost/'))).text()).toBe('undefined:undefined');
+  });
 });
