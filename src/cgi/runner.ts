@@ -18,7 +18,7 @@ export interface CgiOptions {
   stdinFd?: number;
   /** Where the response goes (default: file descriptor 1, written with blocking writes). */
   stdout?: Writable;
-  /** Where `tsgi.errors` and the runner's own log lines go (default `process.stderr`). */
+  /** Where `tsgi.errors` and the runner's own log lines go (default: file descriptor 2, blocking writes). */
   stderr?: Writable;
 }
 
@@ -52,9 +52,10 @@ function errorStream(out: Writable | undefined): ErrorStream {
  * Runs `app` for the one request this process was started for and resolves to the exit status to use: 0 when a
  * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request the runner cannot turn into an
  * environ (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is answered `400 Bad Request` with one line
- * on stderr. The body is read from fd 0 only as the application reads it and never past CONTENT_LENGTH.
- * `HTTP_PROXY` is removed from `process.env` (httpoxy; the environ keeps it). Never rejects, never calls
- * `process.exit`: `process.exitCode = await runCgi(app)`.
+ * on stderr. The body is read from fd 0 as the application reads it, never past CONTENT_LENGTH, and whatever
+ * is still unread is spooled before the first response byte (see `CgiBody.spoolRest`). `HTTP_PROXY` is removed
+ * from `process.env` (httpoxy; the environ keeps it). Never rejects, never calls `process.exit`:
+ * `process.exitCode = await runCgi(app)`.
  */
 export async function runCgi(app: Application, options: CgiOptions = {}): Promise<number> {
   const variables = options.variables ?? readRequestVariables();

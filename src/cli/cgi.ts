@@ -1,4 +1,5 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
+import { readRequestVariables } from '../cgi/environ-bytes.js';
 import { removeHttpoxy } from '../cgi/httpoxy.js';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
 import { CliError } from './cli-error.js';
@@ -19,7 +20,10 @@ example (a cgi-bin wrapper script, executable by the web server's user):
   exec /usr/bin/node /srv/app/node_modules/tsgi/bin/tsgi.js cgi /srv/app/app.ts
 `;
 
-/** Enables Node's on-disk compile cache (22.1+) in this user's cache directory: it halves repeated start-up. */
+/**
+ * Enables Node's on-disk compile cache (22.1+) in this user's cache directory, so that each request does not
+ * compile the app's modules again (measured for an Express app as a CGI on Node 24: 126 → 95 ms per request).
+ */
 async function enableCompileCache(): Promise<void> {
   const module = nodeBuiltin('node:module');
   if (module.enableCompileCache === undefined) return;
@@ -41,7 +45,9 @@ export const command: Command = {
     const [spec, ...extra] = args.filter((arg) => arg !== '--');
     if (spec === undefined) throw new CliError('missing APP', "usage: tsgi cgi APP (see 'tsgi cgi --help')");
     if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 'usage: tsgi cgi APP');
-    // httpoxy: before any of the app's code (its module body, or a child process it spawns) can read it.
+    // The request variables are read first (the environ keeps HTTP_PROXY even where they come from process.env),
+    // then httpoxy: HTTP_PROXY leaves process.env before any of the app's code, or a child it spawns, can see it.
+    const variables = readRequestVariables();
     removeHttpoxy();
     await enableCompileCache();
     const { loadApp } = await import('./load-app.js');
@@ -55,7 +61,7 @@ export const command: Command = {
       return respondAppUnavailable(`tsgi cgi: cannot load APP: ${describeLoadError(error)}`);
     }
     const { runCgi } = await import('../cgi/runner.js');
-    const code = await runCgi(app);
+    const code = await runCgi(app, { variables });
     exitWhenIdle(code);
     return code;
   },
