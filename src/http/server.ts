@@ -121,6 +121,8 @@ export function serve(app: Application, options: ServeOptions = {}): Promise<Dev
     server.once('error', reject);
     server.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST, () => {
       server.off('error', reject);
+      // After listen, an 'error' (EMFILE when out of file descriptors, …) is one line, not a crash.
+      server.on('error', (error) => errors.write(`tsgi http: server error: ${error.message}\n`));
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({
