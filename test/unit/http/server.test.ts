@@ -231,6 +231,14 @@ describe('serve', () => {
     running = undefined;
   });
 
+  it('logs a server error after listening instead of crashing, and keeps serving', async () => {
+    const { server, errors } = await start(hello);
+    // What node:http emits when accept() fails, e.g. out of file descriptors.
+    server.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }));
+    expect(errors).toEqual(['tsgi http: server error: accept EMFILE\n']);
+    expect((await get(server.port, '/still')).text).toBe('hello /still\n');
+  });
+
   it('rejects with EADDRINUSE when the port is taken', async () => {
     const { server } = await start(hello);
     await expect(serve(hello, { port: server.port, log: false })).rejects.toMatchObject({
