@@ -70,6 +70,36 @@ const latin1Slice: (this: Buffer, start: number, end: number) => string =
     return this.toString('latin1', start, end);
   };
 
+// Interning of short strings: the names (and many values: "", "GET", "HTTP/1.1", the server's address) repeat on
+// every request, so one string per distinct byte sequence is kept and reused instead of decoded again. Bounded:
+// once INTERN_MAX_ENTRIES strings are kept, new ones are decoded as usual.
+const INTERN_MAX_LENGTH = 32;
+const INTERN_MAX_ENTRIES = 4096;
+const interned = new Map<number, string>();
+
+function latin1At(buffer: Buffer, start: number, end: number): string {
+  const length = end - start;
+  if (length === 0) return '';
+  if (length > INTERN_MAX_LENGTH) return latin1Slice.call(buffer, start, end);
+  // FNV-1a over the bytes, with the length folded in; a hit is confirmed byte by byte (collisions are decoded).
+  let hash = 0x811c9dc5 ^ length;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ buffer[i]!, 0x01000193);
+  const known = interned.get(hash);
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known.charCodeAt(i) !== buffer[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const text = latin1Slice.call(buffer, start, end);
+  if (known === undefined && interned.size < INTERN_MAX_ENTRIES) interned.set(hash, text);
+  return text;
+}
+
 function malformed(detail: string): ProtocolError {
   return new ProtocolError('ERR_FCGI_PAIRS', `tsgi fastcgi: malformed name-value pairs: ${detail}`);
 }
@@ -100,9 +130,9 @@ export function decodePairs(bytes: Uint8Array, visit: (name: string, value: stri
     if (nameLength > end - at || valueLength > end - at - nameLength) {
       throw malformed(`pair of ${nameLength}+${valueLength} bytes runs past the end of the stream`);
     }
-    const name = latin1Slice.call(buffer, at, at + nameLength);
+    const name = latin1At(buffer, at, at + nameLength);
     at += nameLength;
-    visit(name, latin1Slice.call(buffer, at, at + valueLength));
+    visit(name, latin1At(buffer, at, at + valueLength));
     at += valueLength;
   }
 }
@@ -139,14 +169,18 @@ export class ParamsDecoder {
     this.chunks.push(content);
   }
 
-  /** Decodes the stream (at its empty record) into a prototype-free object; a repeated name keeps its last value. */
+  /** Decodes the stream (at its empty record) into an object of own properties; a repeated name keeps its last value. */
   finish(): Record<string, string> {
-    // No prototype: a param named "__proto__" or "constructor" is just a variable.
-    const vars = Object.create(null) as Record<string, string>;
+    // A plain object, not Object.create(null): web servers send the same names in the same order every time, so
+    // V8 reuses one hidden class (a null-prototype object with 20+ keys is a slow dictionary). Readers use own
+    // CGI names only; "__proto__" is the one name an assignment would not store, so it is defined instead.
+    const vars: Record<string, string> = {};
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks.length = 0;
     decodePairs(bytes, (name, value) => {
-      vars[name] = value;
+      if (name === '__proto__')
+        Object.defineProperty(vars, name, { value, enumerable: true, writable: true, configurable: true });
+      else vars[name] = value;
     });
     return vars;
   }

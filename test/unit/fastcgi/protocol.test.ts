@@ -202,6 +202,16 @@ describe('name-value pairs (§3.4)', () => {
     expect(seen).toEqual([[name, value]]);
   });
 
+  it('decodes repeated short names and values to equal strings, and tells apart equal-length ones', () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      decodePairs(pairs(['AB', 'x1'], ['BA', 'x2'], ['AB', ''], ['é', 'ÿ']), (n, v) =>
+        seen.push(`${n}=${v}`),
+      );
+    }
+    expect(seen).toEqual(Array.from({ length: 3 }, () => ['AB=x1', 'BA=x2', 'AB=', 'é=ÿ']).flat());
+  });
+
   it('decodes every byte 0x00-0xff to the latin1 char of the same code', () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
     const seen: string[] = [];
@@ -249,8 +259,9 @@ describe('ParamsDecoder', () => {
     decoder.push(pairs(['A', '1'], ['__proto__', 'x'], ['A', '2']));
     const vars = decoder.finish();
     expect(vars.A).toBe('2');
-    expect(Object.getPrototypeOf(vars)).toBe(null);
+    expect(Object.getPrototypeOf(vars)).toBe(Object.prototype);
     expect(Object.keys(vars)).toEqual(['A', '__proto__']);
+    expect(Object.getOwnPropertyDescriptor(vars, '__proto__')?.value).toBe('x');
   });
 
   it('throws ProtocolError once the stream passes maxParamsBytes', () => {
