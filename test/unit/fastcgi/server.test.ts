@@ -1,5 +1,5 @@
 // The listener around the connection: TCP/IPv6/unix, who may connect, listener-wide limits, graceful stop.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +191,44 @@ describe('FastCgiServer', () => {
     const response = await (await client(address)).request({ params: PARAMS }).response();
     expect(response.body.toString()).toBe('hello q=1');
   });
+
+  it('passes its limits to every connection: params over maxParamsBytes close that connection only', async () => {
+    const { address, logs } = await start(makeApp().app, '127.0.0.1:0', { limits: { maxParamsBytes: 512 } });
+    const big = await client(address);
+    await expect(
+      big.request({ params: { ...PARAMS, HTTP_X_BIG: 'x'.repeat(1000) } }).response(),
+    ).rejects.toThrow(/closed/);
+    expect(logs).toEqual([expect.stringMatching(/over the 512-byte limit \(maxParamsBytes\)/)]);
+    expect((await (await client(address)).request({ params: PARAMS }).response()).statusCode).toBe(200);
+  });
+
+  it('closes a kept-alive connection left idle past idleTimeoutMs', async () => {
+    const { address, server } = await start(makeApp().app, '127.0.0.1:0', { limits: { idleTimeoutMs: 100 } });
+    const c = await client(address);
+    await c.request({ params: PARAMS }).response();
+    expect(server.connectionCount).toBe(1);
+    await new Promise<void>((resolve) => c.once('close', () => resolve()));
+    // The listener's side closes once the client's FIN comes back.
+    for (let i = 0; i < 50 && server.connectionCount > 0; i++) await sleep(10);
+    expect(server.connectionCount).toBe(0);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    'gives the unix socket the owner and group asked for (root only)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tsgi-server-'));
+      cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, 'owned.sock');
+      await start(makeApp().app, `unix:${path}`, { socketOwner: 'www-data', socketGroup: 'www-data' });
+      const ids = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((line) => line.startsWith('www-data:'))!
+        .split(':');
+      const stat = statSync(path);
+      expect([stat.uid, stat.gid]).toEqual([Number(ids[2]), Number(ids[3])]);
+      expect(stat.mode & 0o777).toBe(0o660);
+    },
+  );
 
   describe('close()', () => {
     it('stops accepting, lets the request in flight finish, then closes its connection', async () => {
