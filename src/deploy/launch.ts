@@ -116,7 +116,13 @@ async function serveFastCgi(
 ): Promise<void> {
   if (options.fastcgi === undefined) fail('tsgi: this file was built with --cgi; it cannot serve FastCGI');
   const fastcgi = await options.fastcgi();
-  const app = pickApp(await options.app(), options.exportName);
+  let app: Application;
+  try {
+    app = pickApp(await options.app(), options.exportName);
+  } catch (error) {
+    // The app's own failure: its stack is what the operator needs.
+    throw new Error(`the application failed to load: ${(error as Error)?.stack ?? String(error)}`);
+  }
   const listen =
     decision.mode === RunMode.FastCgiListen && decision.listen !== undefined
       ? [decision.listen]
@@ -182,5 +188,13 @@ export async function launch(options: LaunchOptions): Promise<void> {
     process.stderr.write(`${usage(name, options)}\n${formatRunMode(decision)}\n`);
     process.exit(2);
   }
-  await serveFastCgi(options, decision, { mode: values['socket-mode'], group: values['socket-group'] });
+  try {
+    await serveFastCgi(options, decision, { mode: values['socket-mode'], group: values['socket-group'] });
+  } catch (error) {
+    // A bad address, a socket in use, an app that throws while loading: one line (plus the app's stack), then
+    // exit so that the launcher (lighttpd, mod_fcgid, systemd) sees the failure.
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${name}: cannot serve FastCGI: ${message}\n`);
+    process.exit(1);
+  }
 }

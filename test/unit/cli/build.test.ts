@@ -176,3 +176,14 @@ describe('escapePayload', () => {
     expect(escapePayload('let a = 1;')).toEqual({ text: 'let a = 1;' });
   });
 });
+
+describe('a built file serving FastCGI', () => {
+  it('says in one line why it cannot listen, and exits 1', async () => {
+    const { outFile } = await buildApp({ app: HELLO, outFile: join(dir, 'badlisten.fcgi') });
+    const run = runCgi(outFile, { TSGI_CACHE_DIR: 'off' }, ['--listen', 'nowhere']);
+    expect(run.stderr).toBe(
+      "badlisten.fcgi: cannot serve FastCGI: bad listen address 'nowhere' (want HOST:PORT, [IPV6]:PORT, unix:/PATH, /PATH or fd:N; an IPv6 host goes in brackets)\n",
+    );
+    expect(run.status).toBe(1);
+  });
+});
