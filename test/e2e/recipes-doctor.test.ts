@@ -76,7 +76,11 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('doctor b
   });
 
   /** nginx with `http` (a recipe or a broken config) in front of doctor on a free port; returns the findings. */
-  async function doctorBehind(http: (fastcgi: string, listen: string, root: string) => string, path: string) {
+  async function doctorBehind(
+    http: (fastcgi: string, listen: string, root: string) => string,
+    path: string,
+    extra: string[] = [],
+  ) {
     const [fastcgiPort, nginxPort] = [await freePort(), await freePort()];
     const root = makeServerDir('doctor-root');
     writeFileSync(join(root, 'hello.tsgi'), '', { mode: 0o644 });
@@ -86,7 +90,7 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('doctor b
     });
     servers.push(server);
     const url = `http://127.0.0.1:${nginxPort}${path}`;
-    return runCli(['doctor', '--listen', `127.0.0.1:${fastcgiPort}`, '--url', url]);
+    return runCli(['doctor', '--listen', `127.0.0.1:${fastcgiPort}`, '--url', url, ...extra]);
   }
 
   const splitRecipe = (fastcgi: string, listen: string, root: string): string =>
@@ -145,6 +149,15 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('doctor b
     );
     expect(result.stdout).toContain('fastcgi_param HTTP_PROXY "";');
     expect(result.stdout).not.toContain('fix (apache)');
+  });
+
+  it('finds a web server address FCGI_WEB_SERVER_ADDRS would refuse, with the list that lets it in', async () => {
+    const result = await doctorBehind(splitRecipe, '/hello.tsgi', ['--web-server-addrs', '10.9.9.9']);
+    expect(result.stdout).toMatch(
+      /^ERROR web-server-addrs: FCGI_WEB_SERVER_ADDRS=10\.9\.9\.9 does not include the web server's address 127\.0\.0\.1/m,
+    );
+    expect(result.stdout).toContain('FCGI_WEB_SERVER_ADDRS=10.9.9.9,127.0.0.1');
+    expect(result.code).toBe(1);
   });
 
   let listener: ChildProcess | undefined;
