@@ -20,7 +20,16 @@ export interface CgiOptions {
   stdout?: Writable;
   /** Where `tsgi.errors` and the runner's own log lines go (default: file descriptor 2, blocking writes). */
   stderr?: Writable;
+  /**
+   * Treat SIGTERM as a cancelled request while the app runs (default: true when writing to fd 1): Apache
+   * mod_cgid and lighttpd mod_cgi send it when the client goes away, and the app should get `tsgi.signal`
+   * aborted and its body's `close()` called rather than die mid-step.
+   */
+  handleSigterm?: boolean;
 }
+
+/** How long an app may take to wind down after SIGTERM before the process exits anyway. */
+const SIGTERM_GRACE_MS = 2000;
 
 /** Exit status of a CGI run whose response was cut off (error after the head, Content-Length not met, EPIPE). */
 export const EXIT_CUT_OFF = 1;
@@ -88,8 +97,18 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
 
   // Take the unread body off the pipe before the first response byte (Apache deadlock: see spoolRest).
   const spooling = body === undefined ? sink : spoolBeforeHead(sink, body);
-  const outcome = await runApplication(app, environ, spooling);
-  return outcome.ok && !sink.broken ? 0 : EXIT_CUT_OFF;
+  const onSigterm = (): void => {
+    controller.abort(new Error('tsgi cgi: SIGTERM (the web server cancelled the request)'));
+    setTimeout(() => process.exit(EXIT_CUT_OFF), SIGTERM_GRACE_MS).unref();
+  };
+  const handleSigterm = options.handleSigterm ?? options.stdout === undefined;
+  if (handleSigterm) process.once('SIGTERM', onSigterm);
+  try {
+    const outcome = await runApplication(app, environ, spooling);
+    return outcome.ok && !sink.broken && !controller.signal.aborted ? 0 : EXIT_CUT_OFF;
+  } finally {
+    if (handleSigterm) process.off('SIGTERM', onSigterm);
+  }
 }
 
 function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {

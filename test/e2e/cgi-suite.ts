@@ -23,6 +23,7 @@ const SCRIPTS: Record<string, string> = {
   stream: fixture('slow-stream.ts'),
   httpoxy: fixture('httpoxy.ts'),
   throws: fixture('throws.ts'),
+  endless: fixture('endless-stream.ts'),
 };
 
 /**
@@ -160,6 +161,26 @@ export function cgiEndToEnd(
     const reply = await send(base, '/throws');
     check(reply, 500);
     await expect.poll(() => server.log(), { timeout: 5000 }).toContain('fixture: this app always throws');
+  });
+
+  it('stops the app (signal aborted, close called) when the client disconnects mid-stream', async () => {
+    await new Promise<void>((resolve, reject) => {
+      const req = request(`${base}/endless`, { agent: false });
+      req.once('error', reject);
+      req.once('response', (res) => {
+        // The first chunk proves the app is streaming; then the client goes away.
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.end();
+    });
+    // The web server closes the script's stdout; the runner sees EPIPE, aborts tsgi.signal, and the body's
+    // close() writes its line to stderr, which the server puts in its error log.
+    await expect
+      .poll(() => server.log(), { timeout: 20_000, interval: 200 })
+      .toMatch(/endless-stream: closed after \d+ chunks, aborted=true/);
   });
 
   it('keeps a Proxy: request header away from outbound-proxy settings (httpoxy)', async () => {

@@ -159,6 +159,26 @@ describe('tsgi cgi: ending the process', () => {
   });
 });
 
+describe('tsgi cgi: cancelled by the web server', () => {
+  it('treats SIGTERM as a cancelled request: tsgi.signal aborts, close() runs, the exit status is non-zero', async () => {
+    const child = spawn(process.execPath, [TSGI_BIN, 'cgi', fixture('endless-stream.ts')], {
+      env: { PATH: process.env.PATH ?? '', ...GET },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout.on('data', () => undefined);
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.kill('SIGTERM');
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (exitCode, exitSignal) => resolve([exitCode, exitSignal])),
+    );
+    expect(signal).toBeNull();
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/endless-stream: closed after \d+ chunks, aborted=true/);
+  });
+});
+
 describe('tsgi cgi: the command line', () => {
   const run = (args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
