@@ -109,6 +109,54 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('examples
   });
 });
 
+describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('scaling out', () => {
+  it('spreads requests over several built listeners in one nginx upstream (nginx-fastcgi-upstream.conf)', async () => {
+    const dir = makeServerDir('upstream');
+    const fixture = join(ROOT, 'test/fixtures/apps/fastcgi-e2e.mjs');
+    const app = (await buildApp({ app: fixture, outFile: join(dir, 'app.fcgi') })).outFile;
+    const ports = [await freePort(), await freePort()];
+    const listeners = ports.map((port) =>
+      spawn(process.execPath, [app, '--listen', `127.0.0.1:${port}`], {
+        env: { PATH: process.env.PATH, TSGI_CACHE_DIR: 'off' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
+    try {
+      for (const listener of listeners) {
+        let log = '';
+        listener.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+        await expect.poll(() => log, { timeout: 10_000 }).toContain('listening');
+      }
+      const nginxPort = await freePort();
+      // The recipe names one listener; each further process (or machine) is one more server line.
+      const http = renderTemplate(join(ROOT, 'scripts/recipes/nginx-fastcgi-upstream.conf'), {
+        LISTEN: `127.0.0.1:${nginxPort}`,
+        SERVER_NAME: 'tsgi.test',
+        MOUNT: '/app',
+        FASTCGI_ADDRESS: `127.0.0.1:${ports[0]}`,
+      }).replace(
+        `server 127.0.0.1:${ports[0]};`,
+        `server 127.0.0.1:${ports[0]};\n    server 127.0.0.1:${ports[1]};`,
+      );
+      const nginx = await startNginx({ http, server: '' });
+      try {
+        const pids = new Set<number>();
+        for (let i = 0; i < 6; i++) {
+          const env = (await (await fetch(`http://127.0.0.1:${nginxPort}/app/env`)).json()) as {
+            pid: number;
+          };
+          pids.add(env.pid);
+        }
+        expect(pids).toEqual(new Set(listeners.map((listener) => listener.pid)));
+      } finally {
+        await nginx.stop();
+      }
+    } finally {
+      for (const listener of listeners) listener.kill('SIGTERM');
+    }
+  });
+});
+
 describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('scripts/smoke.sh', () => {
   it('brings up nginx, a listener and the hello example and checks one request', () => {
     const result = spawnSync('bash', [join(ROOT, 'scripts/smoke.sh')], {
