@@ -113,6 +113,26 @@ export default (environ, startResponse) => {
     expect(run.stdout.endsWith('\r\n\r\nundefined http://evil:3128')).toBe(true);
   });
 
+  it("gives the app its own file's import.meta.url, __filename and __dirname: the built file's", async () => {
+    const app = join(dir, 'where.mjs');
+    writeFileSync(
+      app,
+      `import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+const where = [import.meta.url, import.meta.filename, import.meta.dirname, require.resolve('node:fs')].join(' ');
+export default (environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain']]);
+  return [new TextEncoder().encode(where)];
+};
+`,
+    );
+    const moved = join(dir, 'moved');
+    mkdirSync(moved);
+    const { outFile } = await buildApp({ app, outFile: join(moved, 'where.cgi') });
+    const run = runCgi(outFile, { ...CGI_VARS, TSGI_CACHE_DIR: 'off' });
+    expect(run.stdout.split('\r\n\r\n')[1]).toBe(`file://${outFile} ${outFile} ${moved} node:fs`);
+  });
+
   it('answers 500 with one log line when the app module throws while loading', async () => {
     const app = join(dir, 'broken.mjs');
     writeFileSync(app, "throw new Error('no database');\nexport default () => [];\n");
