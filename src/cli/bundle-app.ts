@@ -1,7 +1,7 @@
 // esbuild bundling of a TypeScript app for Node versions without type stripping (loaded only on a cache miss).
 import type { Plugin } from 'esbuild';
 import { isBuiltin } from 'node:module';
-import { dirname, isAbsolute } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
 
@@ -71,9 +71,7 @@ export async function bundleTypeScript(entry: string): Promise<{ code: string; i
   });
   const output = result.outputFiles[0];
   if (output === undefined) throw new Error(`esbuild produced no output for ${entry}`);
-  const cwd = process.cwd();
-  const inputs = Object.keys(result.metafile.inputs).map((path) =>
-    isAbsolute(path) ? path : `${cwd}/${path}`,
-  );
+  // Metafile paths are relative to esbuild's working directory (this process's cwd).
+  const inputs = Object.keys(result.metafile.inputs).map((path) => resolve(path));
   return { code: output.text, inputs };
 }

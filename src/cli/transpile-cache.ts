@@ -75,7 +75,10 @@ function readManifest(file: string): InputStamp[] | undefined {
   }
 }
 
-function isFresh(stamps: readonly InputStamp[]): boolean {
+// Fresh when the bundle was built from `entry` (the file name is only a 32-bit hash of the path) and every
+// input still has the mtime and size it had then.
+function isFresh(stamps: readonly InputStamp[], entry: string): boolean {
+  if (!stamps.some(([path]) => path === entry)) return false;
   for (const [path, mtimeMs, size] of stamps) {
     try {
       const stat = statSync(path);
@@ -99,7 +102,7 @@ export async function transpiledModuleUrl(entry: string): Promise<string> {
   if (dir !== undefined) {
     const file = cacheFile(dir, entry);
     const stamps = readManifest(file);
-    if (stamps !== undefined && isFresh(stamps)) return pathToFileURL(file).href;
+    if (stamps !== undefined && isFresh(stamps, entry)) return pathToFileURL(file).href;
   }
   const { bundleTypeScript } = await import('./bundle-app.js');
   const { code, inputs } = await bundleTypeScript(entry);

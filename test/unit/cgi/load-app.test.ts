@@ -108,6 +108,17 @@ describe('transpiledModuleUrl (the esbuild path, used where Node has no type str
     expect(readFileSync(fileURLToPath(url), 'utf8')).toContain('22');
   });
 
+  it('never serves the bundle of another entry that landed under the same cache file name', async () => {
+    const first = write('collide/a.ts', 'export default (): string => "A";\n');
+    const second = write('collide/b.ts', 'export default (): string => "B";\n');
+    const firstFile = fileURLToPath(await transpiledModuleUrl(first));
+    const secondFile = fileURLToPath(await transpiledModuleUrl(second));
+    // Simulate a hash collision: b.ts's cache file now holds a.ts's fresh bundle.
+    writeFileSync(secondFile, readFileSync(firstFile));
+    const url = await transpiledModuleUrl(second);
+    expect(readFileSync(fileURLToPath(url), 'utf8')).toContain('"B"');
+  });
+
   it("keeps each file's own import.meta.url, so an app finds files next to itself", async () => {
     const file = write('meta/app.ts', 'export default (): string => import.meta.url;\n');
     const module = (await import(await transpiledModuleUrl(file))) as { default: () => string };
