@@ -96,9 +96,11 @@ async function cgiStartupFailure(error: unknown): Promise<number> {
 
 async function serveCgi(options: LaunchOptions): Promise<number> {
   if (options.cgi === undefined) fail('tsgi: this file was built with --fastcgi; it cannot serve CGI');
-  const { runCgi, removeHttpoxy } = await options.cgi();
+  const { runCgi, removeHttpoxy, readRequestVariables } = await options.cgi();
   // httpoxy (CVE-2016-5385): gone from process.env before the app's module code runs, so neither it nor a
-  // child process takes the client's Proxy header for an outbound proxy; the environ still carries it.
+  // child process takes the client's Proxy header for an outbound proxy. The variables are read first, so
+  // the environ still carries the header where there is no /proc/self/environ to read it from.
+  const variables = readRequestVariables();
   removeHttpoxy();
   let app: Application;
   try {
@@ -106,7 +108,7 @@ async function serveCgi(options: LaunchOptions): Promise<number> {
   } catch (error) {
     return cgiStartupFailure(error);
   }
-  return runCgi(app);
+  return runCgi(app, { variables });
 }
 
 async function serveFastCgi(
