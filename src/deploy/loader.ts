@@ -38,9 +38,10 @@ function loaderSource(options: LoaderOptions, offset: string): string {
     ? `let d=process.env.TSGI_CACHE_DIR;if(d===undefined)d=${cacheDir};` +
       // os.tmpdir() without loading node:os (one more module to compile on every start).
       `if(d===undefined)d=P.join((process.env.TMPDIR||'/tmp').replace(/(.)\\/+$/,'$1'),'tsgi-v8-'+(process.getuid?process.getuid():'user'));` +
-      `if(d!==''&&d!=='off'){try{try{F.mkdirSync(d,{recursive:true,mode:0o700})}catch{}` +
-      // A cache directory another user can write would let them run code as this user: ours and closed only.
-      `const t=F.lstatSync(d);if(t.isDirectory()&&(!process.getuid||t.uid===process.getuid())&&(t.mode&0o022)===0){` +
+      `if(d!==''&&d!=='off'){try{let t;try{t=F.lstatSync(d)}catch{F.mkdirSync(d,{recursive:true,mode:0o700});t=F.lstatSync(d)}` +
+      // One lstat on the usual path (the directory exists). A cache directory another user can write would let
+      // them run code as this user: only our own, closed to others.
+      `if(t.isDirectory()&&(!process.getuid||t.uid===process.getuid())&&(t.mode&0o022)===0){` +
       `c=P.join(d,${JSON.stringify(options.buildId)}+'-'+process.version+'-'+process.arch+'.v8');` +
       `try{a=F.readFileSync(c)}catch{}n=a?'hit '+c:'miss '+c}else n='unsafe directory '+d+' (not owned by this user, or writable by others): not used'}catch(e){n='unusable directory '+d+': '+e.code}}else n='off (TSGI_CACHE_DIR)';`
     : `n='off (built with --no-code-cache)';`;
