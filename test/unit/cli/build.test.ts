@@ -171,6 +171,40 @@ export default (environ, startResponse) => {
     expect(existsSync(join(dir, 'tla.cgi'))).toBe(false);
   });
 
+  it('runs a payload that is not pure ASCII (a legal comment with a non-ASCII name) and one full of "*/"', async () => {
+    const app = join(dir, 'utf8.mjs');
+    writeFileSync(
+      app,
+      `/*! (c) Zoë Ærø, MIT */
+const stars = /a*/.test('aaa') + '*/' + String.raw\`*/\`;
+export default (environ, startResponse) => {
+  startResponse('200 OK', [['Content-Type', 'text/plain; charset=utf-8']]);
+  return [new TextEncoder().encode('héllo ' + stars)];
+};
+`,
+    );
+    const { outFile } = await buildApp({ app, outFile: join(dir, 'utf8.cgi') });
+    expect(readFileSync(outFile, 'utf8')).toContain('Zoë Ærø');
+    const run = spawnSync(process.execPath, [outFile], {
+      env: { PATH: process.env.PATH, ...CGI_VARS, TSGI_CACHE_DIR: 'off' },
+      encoding: 'utf8',
+    });
+    expect(run.stdout.split('\r\n\r\n')[1]).toBe('héllo true*/*/');
+  });
+
+  it('names the package it cannot find and says to install it', async () => {
+    const app = join(dir, 'missing-dep.mjs');
+    writeFileSync(app, "import x from 'tsgi-no-such-package';\nexport default x;\n");
+    const error = await buildApp({ app, outFile: join(dir, 'missing.cgi') }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(BuildError);
+    expect((error as BuildError).message).toMatch(
+      /Could not resolve "tsgi-no-such-package" \(.*missing-dep\.mjs:1\)/,
+    );
+    expect((error as BuildError).hint).toMatch(/npm install/);
+  });
+
   it('is a tsgi subcommand with one-line errors', async () => {
     const code = await main(['build', HELLO]);
     expect(code).toBe(2);
