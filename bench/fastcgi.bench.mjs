@@ -22,6 +22,7 @@ import {
   startPhpFpm,
   startProcess,
   wrk,
+  groupCpuMs,
 } from './lib/fastcgi-stack.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -155,7 +156,9 @@ const FASTCGI_LOCATION = (keepConn) => `
             fastcgi_pass backend;
         }`;
 
-async function behindNginx(name, startBackend, { keepalive = 64, http = false } = {}) {
+// One back end behind its own nginx; every stack is started first and measured in turns (run 1 of each, then
+// run 2 of each, ...) so that load from elsewhere on this 2-core machine falls on all of them alike.
+async function stackBehindNginx(name, startBackend, { keepalive = 64, http = false } = {}) {
   const backend = await startBackend();
   const upstream = `
     upstream backend {
@@ -171,75 +174,89 @@ async function behindNginx(name, startBackend, { keepalive = 64, http = false } 
         }`
     : FASTCGI_LOCATION(keepalive > 0);
   const nginx = await startNginx({ httpExtra: upstream, location });
-  try {
-    const check = await fetch(`${nginx.url}/app/`);
-    const text = await check.text();
-    if (check.status !== 200 || text !== 'Hello, world!') throw new Error(`${name}: ${check.status} ${text}`);
-    const busy = await cpuBusy(500);
-    if (busy > 15) console.log(`  (note: CPU ${busy}% busy before ${name}: other load on the machine)`);
-    const result = wrk(`${nginx.url}/app/`, WRK);
-    console.log(
-      `  ${name}: ${result.runs.map((r) => `${fmt(r.rps)} req/s p99 ${fmt(r.p99, 1)} ms`).join(' | ')}`,
-    );
-    return { name, ...result };
-  } finally {
-    await nginx.stop();
-    await backend.stop();
-  }
+  const check = await fetch(`${nginx.url}/app/`);
+  const text = await check.text();
+  if (check.status !== 200 || text !== 'Hello, world!') throw new Error(`${name}: ${check.status} ${text}`);
+  return {
+    name,
+    url: `${nginx.url}/app/`,
+    group: backend.child.pid,
+    stop: async () => {
+      await nginx.stop();
+      await backend.stop();
+    },
+  };
 }
 
 async function nginxSection() {
-  console.log(`\n### 2. Through nginx (wrk -t2 -c50, ${WRK.runs} x ${WRK.duration}, median)\n`);
-  const rows = [];
-  rows.push(
-    await behindNginx('tsgi fastcgi, 1 process (keep-conn upstream)', () =>
-      tsgiListener('fastcgi-hello.mjs'),
-    ),
-  );
-  rows.push(
-    await behindNginx('tsgi fastcgi --workers 2 (keep-conn upstream)', () =>
-      tsgiListener('fastcgi-hello.mjs', 2),
-    ),
-  );
-  rows.push(await behindNginx('node-fastcgi 2.0 (keep-conn upstream)', nodeFastCgi));
-  rows.push(
-    await behindNginx(
+  console.log(`\n### 2. Through nginx (wrk -t2 -c50, ${WRK.runs} x ${WRK.duration} in turns, median)\n`);
+  const specs = [
+    ['tsgi fastcgi, 1 process (keep-conn upstream)', () => tsgiListener('fastcgi-hello.mjs')],
+    ['tsgi fastcgi --workers 2 (keep-conn upstream)', () => tsgiListener('fastcgi-hello.mjs', 2)],
+    ['node-fastcgi 2.0 (keep-conn upstream)', nodeFastCgi],
+    [
       'node:http via proxy_pass (upstream keepalive)',
       async () => {
         const port = await freePort();
-        const proc = await startProcess(
-          process.execPath,
-          [join(apps, 'node-http-hello.mjs'), `127.0.0.1:${port}`],
-          {
-            port,
-          },
-        );
-        return { ...proc, port };
+        const args = [join(apps, 'node-http-hello.mjs'), `127.0.0.1:${port}`];
+        return { ...(await startProcess(process.execPath, args, { port })), port };
       },
       { http: true },
-    ),
-  );
+    ],
+  ];
   const fpm = findPhpFpm();
   if (fpm === undefined) console.log('  (php-fpm not installed: apt-get install php-fpm; PHP rows skipped)');
   else {
     // PHP-FPM children serve one connection at a time: with kept-alive connections nginx would park requests
     // on connections no child is reading, so PHP-FPM runs as deployed, with fastcgi_keep_conn off.
     for (const children of [1, 2]) {
-      rows.push(
-        await behindNginx(
-          `PHP-FPM ${fpm.split('php-fpm')[1]} hello.php, ${children} child${children > 1 ? 'ren' : ''}`,
-          async () => {
-            const port = await freePort();
-            return { ...(await startPhpFpm({ binary: fpm, port, children })), port };
-          },
-          { keepalive: 0 },
-        ),
-      );
+      specs.push([
+        `PHP-FPM ${fpm.split('php-fpm')[1]} hello.php, ${children} child${children > 1 ? 'ren' : ''}`,
+        async () => {
+          const port = await freePort();
+          const started = await startPhpFpm({ binary: fpm, port, children });
+          return { ...started, port };
+        },
+        { keepalive: 0 },
+      ]);
     }
   }
-  console.log('');
-  table(rows);
-  return rows;
+  const stacks = [];
+  try {
+    for (const [name, start, options] of specs) stacks.push(await stackBehindNginx(name, start, options));
+    for (const stack of stacks) wrk(stack.url, { ...WRK, runs: 1, duration: WRK.warmup, warmup: '0' });
+    const busy = await cpuBusy(1000);
+    if (busy > 15)
+      console.log(`  (note: CPU ${busy}% busy with nothing measured: other load on this machine)`);
+    const runs = new Map(stacks.map((stack) => [stack, []]));
+    for (let round = 0; round < WRK.runs; round++) {
+      for (const stack of stacks) {
+        const before = groupCpuMs(stack.group);
+        const result = wrk(stack.url, { ...WRK, runs: 1, warmup: '0' });
+        const cpuMs = groupCpuMs(stack.group) - before;
+        const requests = result.rps * parseFloat(WRK.duration);
+        runs.get(stack).push({ ...result.runs[0], errors: result.errors, cpuUs: (cpuMs * 1000) / requests });
+      }
+    }
+    const rows = stacks.map((stack) => {
+      const list = runs.get(stack);
+      console.log(
+        `  ${stack.name}: ${list.map((r) => `${fmt(r.rps)} req/s p99 ${fmt(r.p99, 1)} ms`).join(' | ')}`,
+      );
+      return {
+        name: stack.name,
+        rps: median(list.map((r) => r.rps)),
+        p99: median(list.map((r) => r.p99)),
+        cpuUs: median(list.map((r) => r.cpuUs)),
+        errors: list.reduce((sum, r) => sum + r.errors, 0),
+      };
+    });
+    console.log('');
+    table(rows);
+    return rows;
+  } finally {
+    for (const stack of stacks) await stack.stop();
+  }
 }
 
 // --- 3. memory while streaming a big upload -------------------------------------------------------------
@@ -285,10 +302,13 @@ async function uploadSection() {
 
 function table(rows) {
   const first = rows[0];
-  console.log('| path | req/s | p99 ms | vs first row |');
-  console.log('|---|---:|---:|---:|');
+  const cpu = rows.some((row) => row.cpuUs !== undefined);
+  console.log(`| path | req/s | p99 ms | vs first row |${cpu ? ' back-end CPU µs/request |' : ''}`);
+  console.log(`|---|---:|---:|---:|${cpu ? '---:|' : ''}`);
   for (const row of rows) {
-    console.log(`| ${row.name} | ${fmt(row.rps)} | ${fmt(row.p99, 1)} | ${fmt(row.rps / first.rps, 2)}x |`);
+    const cells = [row.name, fmt(row.rps), fmt(row.p99, 1), `${fmt(row.rps / first.rps, 2)}x`];
+    if (cpu) cells.push(fmt(row.cpuUs, 1));
+    console.log(`| ${cells.join(' | ')} |`);
   }
 }
 
@@ -309,11 +329,9 @@ console.log('\n### Targets\n');
 let allMet = true;
 if (results.client) {
   const [tsgi, peer] = results.client;
-  allMet &&= verdict(
-    'client: >= 1.5x node-fastcgi',
-    tsgi.rps >= 1.5 * peer.rps,
-    `${fmt(tsgi.rps / peer.rps, 2)}x`,
-  );
+  allMet =
+    verdict('client: >= 1.5x node-fastcgi', tsgi.rps >= 1.5 * peer.rps, `${fmt(tsgi.rps / peer.rps, 2)}x`) &&
+    allMet;
 }
 if (results.nginx) {
   const find = (prefix) => results.nginx.find((row) => row.name.startsWith(prefix));
@@ -322,32 +340,31 @@ if (results.nginx) {
   const peer = find('node-fastcgi');
   const proxy = find('node:http');
   const php = results.nginx.filter((row) => row.name.startsWith('PHP-FPM'));
-  allMet &&= verdict(
-    'nginx: >= 1.5x node-fastcgi',
-    one.rps >= 1.5 * peer.rps,
-    `${fmt(one.rps / peer.rps, 2)}x`,
-  );
-  allMet &&= verdict(
-    'nginx: >= the proxy_pass path',
-    one.rps >= proxy.rps,
-    `${fmt(one.rps / proxy.rps, 2)}x`,
-  );
+  allMet =
+    verdict('nginx: >= 1.5x node-fastcgi', one.rps >= 1.5 * peer.rps, `${fmt(one.rps / peer.rps, 2)}x`) &&
+    allMet;
+  allMet =
+    verdict('nginx: >= the proxy_pass path', one.rps >= proxy.rps, `${fmt(one.rps / proxy.rps, 2)}x`) &&
+    allMet;
   for (const row of php) {
-    allMet &&= verdict(`nginx: ahead of ${row.name}`, one.rps > row.rps, `${fmt(one.rps / row.rps, 2)}x`);
+    allMet =
+      verdict(`nginx: ahead of ${row.name}`, one.rps > row.rps, `${fmt(one.rps / row.rps, 2)}x`) && allMet;
   }
-  allMet &&= verdict(
-    'nginx: --workers 2 >= 1.6x one process',
-    two.rps >= 1.6 * one.rps,
-    `${fmt(two.rps / one.rps, 2)}x`,
-  );
+  allMet =
+    verdict(
+      'nginx: --workers 2 >= 1.6x one process',
+      two.rps >= 1.6 * one.rps,
+      `${fmt(two.rps / one.rps, 2)}x`,
+    ) && allMet;
   const errors = results.nginx.reduce((sum, row) => sum + row.errors, 0);
   if (errors > 0) console.log(`  NOTE  ${errors} wrk errors (non-2xx or socket) over all rows`);
 }
 if (results.upload) {
-  allMet &&= verdict(
-    'upload: peak RSS < 100 MiB',
-    results.upload.peakMiB < 100,
-    `${fmt(results.upload.peakMiB, 1)} MiB`,
-  );
+  allMet =
+    verdict(
+      'upload: peak RSS < 100 MiB',
+      results.upload.peakMiB < 100,
+      `${fmt(results.upload.peakMiB, 1)} MiB`,
+    ) && allMet;
 }
 process.exit(allMet ? 0 : 1);

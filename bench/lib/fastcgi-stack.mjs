@@ -1,6 +1,6 @@
 // Starting what the FastCGI benchmark measures: back ends, nginx in front of them, PHP-FPM, and wrk runs.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,6 +174,7 @@ php_admin_value[opcache.enable] = 1
   writeFileSync(join(dir, 'php-fpm.conf'), config);
   const fpm = await startProcess(binary, ['-F', '-O', '-y', join(dir, 'php-fpm.conf')], { port });
   return {
+    child: fpm.child,
     stop: async () => {
       await fpm.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -244,4 +245,26 @@ export async function cpuBusy(ms = 1000) {
   const total = b.reduce((s, v) => s + v, 0) - a.reduce((s, v) => s + v, 0);
   const idle = b[3] + b[4] - a[3] - a[4];
   return Math.round(100 * (1 - idle / total));
+}
+
+/**
+ * CPU time (user + system, ms) used so far by the live processes of process group `pgid` (a back end and its
+ * workers or children); the back ends run in their own group (startProcess). Exited processes are not counted.
+ */
+export function groupCpuMs(pgid) {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // Fields after the parenthesised command: state ppid pgrp ... utime(14) stime(15), 1-based in proc(5).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }

@@ -178,7 +178,24 @@ export const command: Command = {
       );
     }
     const { loadApp } = await import('./load-app.js');
-    const app = await loadApp(options.spec);
+    // Loaded in a --workers primary too, which never calls it: a broken APP then fails here with one line,
+    // instead of in every worker the primary would keep restarting.
+    let app;
+    try {
+      app = await loadApp(options.spec);
+    } catch (error) {
+      // In a --workers worker the IPC channel would keep this process alive after the error: let go of it, so
+      // the worker exits (status 1) and the primary counts a failed start.
+      const { isWorker } = await import('../fastcgi/workers.js');
+      if (isWorker()) {
+        // worker.disconnect(), not process.disconnect(): cluster would take the latter for a dead primary and
+        // exit 0, hiding the failure.
+        const { default: cluster } = await import('node:cluster');
+        process.exitCode = 1;
+        cluster.worker?.disconnect();
+      }
+      throw error;
+    }
     const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
     const limits = {
       ...(options.maxParamsBytes !== undefined ? { maxParamsBytes: options.maxParamsBytes } : {}),

@@ -96,7 +96,7 @@ export async function serveFastCgi(
       onListening: (bound) => {
         announced.push(...bound);
         log(
-          `tsgi fastcgi: listening on ${bound.join(', ')} (${workers} worker${workers === 1 ? '' : 's'}, primary pid ${process.pid})`,
+          `tsgi fastcgi: listening on ${bound.join(', ')} (${workers} worker${workers === 1 ? '' : 's'}, primary pid ${process.pid})${note}`,
         );
       },
       onStopRequest: (stop) => (stopPrimary = stop),

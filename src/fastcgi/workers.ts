@@ -16,6 +16,9 @@ const WORKER_UMASK_ENV = 'TSGI_FASTCGI_UMASK';
 /** Restart back-off: first delay, ceiling, and how long a worker must live to count as healthy again. */
 export const RESTART_DELAY_MS = { first: 100, max: 10_000, healthyAfter: 30_000 } as const;
 
+/** Workers in a row that may die before listening before the primary stops trying (a broken app). */
+export const MAX_START_FAILURES = 5;
+
 /** Messages between the primary and its workers (over the cluster IPC channel). */
 export type WorkerMessage =
   { tsgi: 'listening'; addresses: string[] } | { tsgi: 'fatal'; message: string } | { tsgi: 'stop' };
@@ -83,6 +86,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   let stopping = false;
   let failure: string | undefined;
   let crashes = 0;
+  let startFailures = 0;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((resolve) => (resolveDone = resolve));
 
@@ -115,6 +119,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   cluster.on('exit', (worker, code, signal) => {
     const started = born.get(worker) ?? Date.now();
+    const hadListened = listening.has(worker);
     born.delete(worker);
     listening.delete(worker);
     if (stopping) {
@@ -129,6 +134,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       );
       stopping = true;
       resolveDone(1);
+      return;
+    }
+    // Workers that die before they ever listen (the app throws while loading) would loop forever: give up.
+    startFailures = hadListened ? 0 : startFailures + 1;
+    if (startFailures >= MAX_START_FAILURES) {
+      failure = `${startFailures} workers in a row exited before listening (the last with ${how})`;
+      stop();
       return;
     }
     crashes = Date.now() - started > RESTART_DELAY_MS.healthyAfter ? 1 : crashes + 1;

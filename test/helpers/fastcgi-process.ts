@@ -37,6 +37,8 @@ export async function startListener(
   args: readonly string[],
   options: {
     app?: string;
+    /** The start line to wait for; null: return at once (address and pid are then empty). */
+    waitFor?: RegExp | null;
     stdio?: StdioOptions;
     env?: NodeJS.ProcessEnv;
     viaShell?: string;
@@ -90,7 +92,10 @@ export async function startListener(
       watchers.add(check);
       check();
     });
-  const start = await waitForLog(/listening on (\S+?)(?:,| ).*pid (\d+)/);
+  const start =
+    options.waitFor === null
+      ? (['', '', '0'] as unknown as RegExpMatchArray)
+      : await waitForLog(options.waitFor ?? /listening on (\S+?)(?:,| ).*pid (\d+)/);
   return {
     child,
     address: start[1]!,

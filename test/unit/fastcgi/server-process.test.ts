@@ -1,6 +1,6 @@
 // `tsgi fastcgi` as a process: inherited sockets (fd 0, systemd), stop signals, --workers, CLI errors.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +172,21 @@ describe('tsgi fastcgi (process)', () => {
       }
       expect(after).toEqual(expect.any(Number));
       expect(after).not.toBe(before);
+    });
+
+    it('gives up with exit 1 when workers keep dying before they listen (an app that fails in workers)', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
+      dirs.push(dir);
+      const app = join(dir, 'broken-in-workers.mjs');
+      writeFileSync(
+        app,
+        "import cluster from 'node:cluster';\nif (cluster.isWorker) throw new Error('no database');\nexport default () => [];\n",
+      );
+      const listener = track(
+        await startListener(['--listen', '127.0.0.1:0', '--workers', '1'], { app, waitFor: null }),
+      );
+      expect(await listener.exited).toBe(1);
+      expect(listener.log()).toMatch(/stopped: 5 workers in a row exited before listening \(the last with code 1\)/);
     });
 
     it('on SIGTERM drains every worker and exits 0', async () => {
