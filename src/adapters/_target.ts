@@ -45,14 +45,23 @@ export function requestTarget(environ: Environ): RequestTarget {
   return { original: uri, below: rebuilt };
 }
 
+// Header names seen before, so a busy server converts each variable name once. Bounded: a client sending
+// thousands of distinct header names must not grow it without end.
+const HEADER_NAMES = new Map<string, string>();
+const MAX_CACHED_NAMES = 512;
+
 /** `HTTP_USER_AGENT` → `User-Agent`: the name a client most likely sent (the environ keeps no case or `-`). */
 function headerName(variable: string): string {
-  return variable
+  let name = HEADER_NAMES.get(variable);
+  if (name !== undefined) return name;
+  name = variable
     .slice(5)
     .toLowerCase()
     .split('_')
     .map((word) => (word === '' ? word : word[0]!.toUpperCase() + word.slice(1)))
     .join('-');
+  if (HEADER_NAMES.size < MAX_CACHED_NAMES) HEADER_NAMES.set(variable, name);
+  return name;
 }
 
 /**
@@ -62,9 +71,10 @@ function headerName(variable: string): string {
  */
 export function rawHeadersOf(environ: Environ): string[] {
   const raw: string[] = [];
-  for (const [key, value] of Object.entries(environ)) {
-    if (!key.startsWith('HTTP_') || typeof value !== 'string') continue;
-    raw.push(headerName(key), value);
+  for (const key in environ) {
+    if (!key.startsWith('HTTP_')) continue;
+    const value = environ[key];
+    if (typeof value === 'string') raw.push(headerName(key), value);
   }
   if (environ.CONTENT_TYPE) raw.push('Content-Type', environ.CONTENT_TYPE);
   if (environ.CONTENT_LENGTH) raw.push('Content-Length', environ.CONTENT_LENGTH);

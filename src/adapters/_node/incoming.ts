@@ -53,8 +53,8 @@ export class BridgeIncomingMessage extends IncomingMessage {
     this.#input = environ['tsgi.input'][Symbol.asyncIterator]();
     // Express replaces the prototype of `req` with its own (`app.request`, derived from IncomingMessage): as an
     // own property, the reader survives that, as the Readable constructor's `read` option would set it.
-    this._read = this._read.bind(this);
-    this._destroy = this._destroy.bind(this);
+    this._read = BridgeIncomingMessage.prototype._read;
+    this._destroy = BridgeIncomingMessage.prototype._destroy;
     // A body-less request is complete at once, as Node's parser marks a GET without a body.
     const length = parseContentLength(environ.CONTENT_LENGTH);
     if (length === 0 || (length === undefined && !environ['tsgi.input_terminated'])) {

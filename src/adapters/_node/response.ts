@@ -64,13 +64,10 @@ export class BridgeServerResponse extends ServerResponse {
     // What node:http does with each accepted connection; it also makes the socket's 'close' emit ours.
     this.assignSocket(socket as never);
     // Express replaces the prototype of `res` with its own (`app.response`, derived from ServerResponse), which
-    // would bypass these overrides; as own properties they survive that (srvx binds its methods for the same reason).
+    // would bypass these overrides; as own properties they survive that (srvx binds its methods for the same
+    // reason). Plain assignment of the class's own functions: no bind, so it costs next to nothing per request.
     for (const method of OVERRIDES)
-      Object.defineProperty(this, method, {
-        value: this[method].bind(this),
-        writable: true,
-        configurable: true,
-      });
+      (this as unknown as Record<string, unknown>)[method] = OWN_METHODS[method];
     // node:http's server forwards socket 'drain' to the response (socketOnDrain); without a server, we do.
     socket.on('drain', () => {
       if (!this.#needDrain || this.destroyed || this.writableFinished) return;
@@ -188,3 +185,9 @@ export class BridgeServerResponse extends ServerResponse {
     if (length !== undefined) this.setHeader('Content-Length', length);
   }
 }
+
+// The overriding functions, looked up once; `this` is the response they are called on (super calls inside them
+// are bound to the class, not to the current prototype, so they still reach ServerResponse).
+const OWN_METHODS = Object.fromEntries(
+  OVERRIDES.map((method) => [method, BridgeServerResponse.prototype[method]]),
+) as Record<(typeof OVERRIDES)[number], unknown>;
