@@ -32,7 +32,7 @@ describe('fromFetchHandler', () => {
         type: request.headers.get('content-type'),
         json: await request.json(),
         sameEnviron: env === environ,
-        signal: request.signal.aborted,
+        signal: request.signal === env['tsgi.signal'] && !request.signal.aborted,
       };
       return new Response('ok');
     });
@@ -45,7 +45,7 @@ describe('fromFetchHandler', () => {
       type: 'application/json',
       json: { n: 1 },
       sameEnviron: true,
-      signal: false,
+      signal: true,
     });
   });
 
