@@ -186,7 +186,9 @@ describe('tsgi fastcgi (process)', () => {
         await startListener(['--listen', '127.0.0.1:0', '--workers', '1'], { app, waitFor: null }),
       );
       expect(await listener.exited).toBe(1);
-      expect(listener.log()).toMatch(/stopped: 5 workers in a row exited before listening \(the last with code 1\)/);
+      expect(listener.log()).toMatch(
+        /stopped: 5 workers in a row exited before listening \(the last with code 1\)/,
+      );
     });
 
     it('on SIGTERM drains every worker and exits 0', async () => {
