@@ -8,6 +8,7 @@ import type { BridgeSocket } from './socket.js';
 
 // SERVER_PROTOCOL "HTTP/1.1" (RFC 3875 §4.1.16); "INCLUDED" and anything odd read as HTTP/1.0 (as Go's cgi does).
 const PROTOCOL = /^HTTP\/(\d)(?:\.(\d))?$/i;
+const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 
 /**
  * A request as `node:http` hands it to a listener, built from an environ. Its body is pulled from `tsgi.input`
@@ -40,13 +41,16 @@ export class BridgeIncomingMessage extends IncomingMessage {
     for (let i = 0; i < this.rawHeaders.length; i += 2) {
       headers[this.rawHeaders[i]!.toLowerCase()] = this.rawHeaders[i + 1]!;
     }
-    // A body without a length (FastCGI, a chunked upload): node:http shows it as chunked, and body parsers
-    // (type-is `hasBody`) look for exactly that to know there is a body at all (srvx does the same).
-    if (
-      environ['tsgi.input_terminated'] &&
-      !environ.CONTENT_LENGTH &&
-      headers['transfer-encoding'] === undefined
-    ) {
+    // Whether a body follows. Without CONTENT_LENGTH, only an input the front end terminates can carry one
+    // (FastCGI, a chunked upload), and a GET or HEAD is taken to have none, as Node's parser and srvx do.
+    const length = parseContentLength(environ.CONTENT_LENGTH);
+    const hasBody =
+      length === undefined
+        ? environ['tsgi.input_terminated'] && !BODYLESS_METHODS.has(environ.REQUEST_METHOD)
+        : length > 0;
+    // A body without a length shows as chunked, as on node:http: body parsers (type-is `hasBody`) look for
+    // exactly that to know there is a body at all.
+    if (hasBody && length === undefined && headers['transfer-encoding'] === undefined) {
       headers['transfer-encoding'] = 'chunked';
     }
     this.headers = headers;
@@ -56,8 +60,7 @@ export class BridgeIncomingMessage extends IncomingMessage {
     this._read = BridgeIncomingMessage.prototype._read;
     this._destroy = BridgeIncomingMessage.prototype._destroy;
     // A body-less request is complete at once, as Node's parser marks a GET without a body.
-    const length = parseContentLength(environ.CONTENT_LENGTH);
-    if (length === 0 || (length === undefined && !environ['tsgi.input_terminated'])) {
+    if (!hasBody) {
       this.complete = true;
       this.push(null);
     }

@@ -406,3 +406,40 @@ describe('fromNodeHandler: headers the driver refuses', () => {
     expect(sent.some(([name]) => name === 'Status')).toBe(false);
   });
 });
+
+describe('fromNodeHandler: bodies without CONTENT_LENGTH (FastCGI, chunked uploads)', () => {
+  it('shows a terminated body of a POST as chunked and reads it whole, but gives a GET no body', async () => {
+    const seen: Record<string, unknown>[] = [];
+    const app = fromNodeHandler(async (req, res) => {
+      let bytes = 0;
+      for await (const chunk of req) bytes += (chunk as Buffer).byteLength;
+      seen.push({ te: req.headers['transfer-encoding'], complete: req.complete, bytes });
+      res.end();
+    });
+    const terminated = (method: string): Environ =>
+      createTestEnviron(
+        { REQUEST_METHOD: method, body: method === 'POST' ? 'twelve bytes' : '', CONTENT_LENGTH: undefined },
+        { inputTerminated: true },
+      );
+    await callApp(app, terminated('POST'));
+    await callApp(app, terminated('GET'));
+    expect(seen).toEqual([
+      { te: 'chunked', complete: true, bytes: 12 },
+      { te: undefined, complete: true, bytes: 0 },
+    ]);
+  });
+});
+
+describe('fromNodeHandler: response splitting', () => {
+  it('never lets a header value with CR LF reach the head: node:http refuses it in the handler', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('X-Injected', 'a\r\nSet-Cookie: evil=1');
+        res.end('x');
+      }),
+    );
+    expect(response.statusCode).toBe(500);
+    expect(response.headers.some(([name]) => name.toLowerCase() === 'set-cookie')).toBe(false);
+    expect(response.errors).toMatch(/Invalid character in header content/);
+  });
+});
