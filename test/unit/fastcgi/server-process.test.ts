@@ -108,6 +108,17 @@ describe('tsgi fastcgi (process)', () => {
     expect(result.stderr).toMatch(/lets every local user send requests/);
   });
 
+  it('listens on every --listen address at once and names them all in the start line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
+    dirs.push(dir);
+    const path = join(dir, 'both.sock');
+    const listener = track(await startListener(['--listen', '127.0.0.1:0', '--listen', `unix:${path}`]));
+    const tcp = /listening on (127\.0\.0\.1:\d+), unix:(\S+) \(1 process/.exec(listener.log());
+    expect(tcp?.[2]).toBe(path);
+    expect((await call(tcp![1]!, '/hello')).body.toString()).toBe('Hello, world!');
+    expect((await call(`unix:${path}`, '/hello')).body.toString()).toBe('Hello, world!');
+  });
+
   it('creates a unix socket with --socket-mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
     dirs.push(dir);
