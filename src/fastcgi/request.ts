@@ -82,7 +82,7 @@ export class FastCgiRequest implements ResponseSink {
   private stdoutUsed = false;
   private readonly pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  private flushTimer: ReturnType<typeof setImmediate> | undefined;
+  private flushScheduled = false;
 
   constructor(host: RequestHost, id: number, role: Role, keepConn: boolean) {
     this.host = host;
@@ -248,7 +248,7 @@ export class FastCgiRequest implements ResponseSink {
   }
 
   /**
-   * ResponseSink: small chunks are coalesced until the end of this event-loop turn (or a full record), so a
+   * ResponseSink: small chunks are coalesced until this turn's microtasks are done (or a full record), so a
    * body of many small pieces costs few records and one socket write. Resolves after a drain when the socket's
    * buffer is full, which stops the driver from pulling more from the app (a client that never reads).
    */
@@ -257,7 +257,12 @@ export class FastCgiRequest implements ResponseSink {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= this.host.limits.maxRecordContent) this.flush();
-    else this.flushTimer ??= setImmediate(this.flushLater);
+    else if (!this.flushScheduled) {
+      // After the microtasks of this turn: a body produced without real waits is coalesced, and no immediate
+      // is queued (a pending setImmediate makes libuv poll without blocking: one extra epoll per request).
+      this.flushScheduled = true;
+      process.nextTick(this.flushLater);
+    }
     if (this.host.needDrain) return this.host.drained();
   }
 
@@ -268,15 +273,11 @@ export class FastCgiRequest implements ResponseSink {
   }
 
   private readonly flushLater = (): void => {
-    this.flushTimer = undefined;
+    this.flushScheduled = false;
     this.flush();
   };
 
   private flush(): void {
-    if (this.flushTimer !== undefined) {
-      clearImmediate(this.flushTimer);
-      this.flushTimer = undefined;
-    }
     if (this.pendingBytes === 0 || this.ended) return;
     const max = this.host.limits.maxRecordContent;
     const out = Buffer.allocUnsafe(streamSize(this.pendingBytes, max));
@@ -287,10 +288,6 @@ export class FastCgiRequest implements ResponseSink {
   }
 
   private writeEnd(appStatus: number): void {
-    if (this.flushTimer !== undefined) {
-      clearImmediate(this.flushTimer);
-      this.flushTimer = undefined;
-    }
     const max = this.host.limits.maxRecordContent;
     // A request aborted before any output gets END_REQUEST alone; otherwise STDOUT is ended first (§3.3).
     const stdoutEnd = this.stdoutUsed ? FCGI_HEADER_LEN : 0;
