@@ -33,17 +33,20 @@ function fnv1a(text: string): string {
 export function userCacheDir(): string | undefined {
   const uid = process.getuid?.() ?? 0;
   const dir = process.env.TSGI_CACHE_DIR ?? join(tmpdir(), `tsgi-cache-${uid}`);
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+  // Look before creating: on every request but the first the directory exists, and a failed mkdir would cost
+  // an exception (with its stack trace) on the cold path each time.
+  let stat = lstatSync(dir, { throwIfNoEntry: false });
+  if (stat === undefined) {
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (error) {
+      // EEXIST: a concurrent first request made it; the ownership check below still applies.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined;
+    }
+    stat = lstatSync(dir, { throwIfNoEntry: false });
+    if (stat === undefined) return undefined;
   }
-  try {
-    const stat = lstatSync(dir);
-    if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) return undefined;
-  } catch {
-    return undefined;
-  }
+  if (!stat.isDirectory() || stat.uid !== uid || (stat.mode & 0o022) !== 0) return undefined;
   return dir;
 }
 
