@@ -46,12 +46,18 @@ const REASONS: Readonly<Record<number, string>> = {
 const BODYLESS_METHODS = new Set(['GET', 'HEAD']);
 
 /** tsgi.input as a ReadableStream that pulls one chunk per read, so a large upload never piles up. */
-function inputStream(input: Input): ReadableStream<Uint8Array> {
+function inputStream(input: Input, onError?: (error: unknown) => void): ReadableStream<Uint8Array> {
   const chunks = input[Symbol.asyncIterator]();
   return new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const step = await chunks.next();
+        let step: IteratorResult<Uint8Array>;
+        try {
+          step = await chunks.next();
+        } catch (error) {
+          onError?.(error);
+          throw error;
+        }
         if (step.done) controller.close();
         else controller.enqueue(step.value);
       },
@@ -69,7 +75,7 @@ function inputStream(input: Input): ReadableStream<Uint8Array> {
  * headers, the body streamed from `tsgi.input`, and `tsgi.signal` as the request's signal.
  * Throws a TypeError when the environ cannot make a valid URL or header (a Host with spaces).
  */
-export function environToRequest(environ: Environ): Request {
+export function environToRequest(environ: Environ, onInputError?: (error: unknown) => void): Request {
   const origin = requestUrl({ ...environ, SCRIPT_NAME: '', PATH_INFO: '', QUERY_STRING: '' });
   const url = origin + requestTarget(environ).below;
   const raw = rawHeadersOf(environ);
@@ -82,7 +88,7 @@ export function environToRequest(environ: Environ): Request {
     (length === undefined ? environ['tsgi.input_terminated'] : length > 0);
   const init: RequestInit & { duplex?: 'half' } = { method, headers };
   if (hasBody) {
-    init.body = inputStream(environ['tsgi.input']);
+    init.body = inputStream(environ['tsgi.input'], onInputError);
     // A streamed request body must say so (Fetch standard; Node's undici throws without it).
     init.duplex = 'half';
   }
@@ -146,9 +152,17 @@ export function fromFetchHandler(handler: FetchHandler): Application {
     );
   }
   return async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
+    // A refusal of the body by a middleware below the server (limitBody's 413: an error with a 4xx `status`)
+    // that the handler turned into its own 500 (Hono answers any unknown error so) goes back up as that
+    // error, so the refusing middleware can answer with its status.
+    let refusal: { error: unknown } | undefined;
+    const onInputError = (error: unknown): void => {
+      const status = (error as { status?: unknown } | null)?.status;
+      if (typeof status === 'number' && status >= 400 && status < 500) refusal = { error };
+    };
     let request: Request;
     try {
-      request = environToRequest(environ);
+      request = environToRequest(environ, onInputError);
     } catch (error) {
       environ['tsgi.errors'].write(
         `tsgi adapters/fetch: 400 for an environ that is not a valid Request: ${String(error)}\n`,
@@ -159,7 +173,16 @@ export function fromFetchHandler(handler: FetchHandler): Application {
       ]);
       return [BAD_REQUEST];
     }
-    const response = await handler(request, environ);
+    let response: Response;
+    try {
+      response = await handler(request, environ);
+    } catch (error) {
+      throw refusal?.error ?? error;
+    }
+    if (refusal !== undefined && response.status >= 500) {
+      await response.body?.cancel().catch(() => undefined);
+      throw refusal.error;
+    }
     const head = responseHead(response);
     startResponse(head.status, head.headers);
     return streamBody(response.body);

@@ -1,5 +1,7 @@
 // limitBody(): 413 before the application reads past the limit, with and without CONTENT_LENGTH.
 import express from 'express';
+import { Hono } from 'hono';
+import { fromFetchHandler } from '../../../src/adapters/fetch.js';
 import { describe, expect, it } from 'vitest';
 import { fromNodeHandler } from '../../../src/adapters/node.js';
 import { ContentTooLargeError, limitBody } from '../../../src/middleware/limit-body.js';
@@ -130,5 +132,20 @@ describe('limitBody', () => {
       body: '{"a":1}',
     });
     expect((await callApp(limitBody(1000)(fromNodeHandler(app)), small)).text).toBe('{"keys":1}');
+  });
+
+  it('answers 413 for a Hono app whose c.req.json() failed on the refused body', async () => {
+    const hono = new Hono().post('/upload', async (c) => c.json(await c.req.json<unknown>()));
+    const big = new TextEncoder().encode(JSON.stringify({ data: 'x'.repeat(5000) }));
+    const input = createInput(
+      (async function* () {
+        yield big;
+      })(),
+      { inputTerminated: true },
+    );
+    const environ = environWithBody(0, undefined, input);
+    environ.CONTENT_TYPE = 'application/json';
+    const response = await callApp(limitBody(1000)(fromFetchHandler(hono.fetch)), environ);
+    expect(response.statusCode).toBe(413);
   });
 });
