@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../shared/errors.js';
 import type { Application } from '../shared/types.js';
-import { resolveLimits, type FastCgiLimits } from './limits.js';
+import { deadlineCheckPeriod, resolveLimits, type FastCgiLimits } from './limits.js';
 import {
   FCGI_NULL_REQUEST_ID,
   Flags,
@@ -95,6 +95,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private corked = false;
   private drainPromise: Promise<void> | undefined;
   private draining = false;
+  private stopping = false;
   private closing = false;
   private closed = false;
   private closingAt = 0;
@@ -123,11 +124,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
     // One coarse timer per connection checks both deadlines, instead of a timer armed per request.
-    const period = Math.max(
-      5,
-      Math.min(1000, Math.floor(Math.min(this.limits.idleTimeoutMs, this.limits.paramsTimeoutMs) / 4)),
-    );
-    this.watchdog = setInterval(this.checkDeadlines, period);
+    this.watchdog = setInterval(this.checkDeadlines, deadlineCheckPeriod(this.limits));
     this.watchdog.unref();
   }
 
@@ -149,7 +146,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   /** Hard stop: every active request is aborted (END_REQUEST sent) and the connection closed. */
   shutdown(reason = 'server shutting down'): void {
-    this.draining = true;
+    this.draining = this.stopping = true;
     for (const request of [...this.live]) request.abort(reason, true);
     this.endSocket();
   }
@@ -210,7 +207,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       this.gate?.release();
     }
     // §5.1: without FCGI_KEEP_CONN the application closes the connection after this request.
-    if (!request.keepConn && !this.closing) this.endSocket();
+    if (!request.keepConn && !this.closing && !this.stopping) this.endSocket();
   }
 
   requestSettled(request: FastCgiRequest): void {

@@ -52,3 +52,8 @@ export function resolveLimits(overrides: Partial<FastCgiLimits> = {}): FastCgiLi
   }
   return Object.freeze(limits);
 }
+
+/** How often a connection checks its idle and params deadlines: a quarter of the shorter one, 5 ms to 1 s. */
+export function deadlineCheckPeriod(limits: FastCgiLimits): number {
+  return Math.max(5, Math.min(1000, Math.floor(Math.min(limits.idleTimeoutMs, limits.paramsTimeoutMs) / 4)));
+}

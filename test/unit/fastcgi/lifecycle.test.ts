@@ -259,6 +259,18 @@ describe('stopping', () => {
     expect(seen.aborted).toBe(true);
   });
 
+  it('shutdown ends every request even when none asked for FCGI_KEEP_CONN', async () => {
+    const { app } = endlessApp();
+    const lst = await listen(app);
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(Buffer.concat([wholeRequest(1, GET_VARS, '', 0), wholeRequest(2, GET_VARS, '', 0)]));
+    await peer.until((bytes) => parseRecords(bytes).some((r) => r.id === 2 && r.type === 6));
+    onlyConnection(lst).shutdown();
+    await peer.closed;
+    const ends = parseRecords(peer.received()).filter((r) => r.type === 3);
+    expect(ends.map((r) => r.id).sort()).toEqual([1, 2]);
+  });
+
   it('closes a keep-conn connection left idle for idleTimeoutMs', async () => {
     const { port } = await listen((_e, start) => (start('204 No Content', []), []), {
       limits: { idleTimeoutMs: 150 },
