@@ -1,6 +1,7 @@
 // Cancellation and connection lifetime: ABORT_REQUEST, a vanished peer, back-pressure, graceful and hard stops.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConnectionOptions, FastCgiConnection } from '../../../src/fastcgi/connection.js';
+import { createFastCgiServer } from '../../../src/fastcgi/server.js';
 import type { Application, Input } from '../../../src/shared/types.js';
 import {
   GET_VARS,
@@ -309,6 +310,31 @@ describe('stopping', () => {
     peer.socket.end(wholeRequest(1));
     await peer.closed;
     expect(stdoutOf(parseRecords(peer.received()), 1).toString()).toMatch(/after FIN$/);
+  });
+});
+
+describe('the listener (server.ts) with a half-closing peer', () => {
+  it('answers a request whose peer shut down its sending side after STDIN', async () => {
+    const server = createFastCgiServer(
+      (_e, start) => {
+        start('200 OK', [['Content-Type', 'text/plain']]);
+        return (async function* () {
+          await sleep(30);
+          yield Buffer.from('after FIN');
+        })();
+      },
+      { log: () => undefined },
+    );
+    const bound = await server.listen('127.0.0.1:0');
+    try {
+      if (bound.kind !== 'tcp') throw new Error('expected TCP');
+      const peer = await rawPeer(bound.port);
+      peer.socket.end(wholeRequest(1));
+      await peer.closed;
+      expect(stdoutOf(parseRecords(peer.received()), 1).toString()).toMatch(/after FIN$/);
+    } finally {
+      await server.close(1000);
+    }
   });
 });
 
