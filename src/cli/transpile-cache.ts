@@ -10,8 +10,9 @@ const tmpdir = (): string => nodeBuiltin('node:os').tmpdir();
 // Bump when the shape of the cached output changes, so that an upgrade never imports an old bundle.
 const CACHE_FORMAT = 1;
 const MARK = '// tsgi-cache ';
-// A manifest line is short; reading this much of the cached file is enough to validate it.
-const HEAD_BYTES = 64 * 1024;
+// The manifest is the first line of the cached file: read this much first, and at most MAX_MANIFEST in all.
+const FIRST_READ = 4096;
+const MAX_MANIFEST = 64 * 1024 * 1024;
 
 /** One input of a cached bundle and the stat values it was built from. */
 type InputStamp = [path: string, mtimeMs: number, size: number];
@@ -65,12 +66,23 @@ function readManifest(file: string): InputStamp[] | undefined {
     return undefined;
   }
   try {
-    const head = Buffer.allocUnsafe(HEAD_BYTES);
-    const length = readSync(fd, head, 0, HEAD_BYTES, 0);
-    const text = head.toString('utf8', 0, length);
-    const newline = text.indexOf('\n');
-    if (!text.startsWith(MARK) || newline === -1) return undefined;
-    return JSON.parse(text.slice(MARK.length, newline)) as InputStamp[];
+    // Read only the first line: small apps fit the first read; an app of thousands of files needs more.
+    let head = Buffer.allocUnsafe(FIRST_READ);
+    let length = 0;
+    while (true) {
+      const read = readSync(fd, head, length, head.length - length, length);
+      const newline = head.subarray(length, length + read).indexOf(0x0a);
+      length += read;
+      if (newline !== -1) {
+        const line = head.toString('utf8', 0, length - read + newline);
+        if (!line.startsWith(MARK)) return undefined;
+        return JSON.parse(line.slice(MARK.length)) as InputStamp[];
+      }
+      if (read === 0 || head.length >= MAX_MANIFEST) return undefined;
+      const bigger = Buffer.allocUnsafe(head.length * 4);
+      head.copy(bigger, 0, 0, length);
+      head = bigger;
+    }
   } catch {
     return undefined;
   } finally {

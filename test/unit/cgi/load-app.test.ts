@@ -108,6 +108,22 @@ describe('transpiledModuleUrl (the esbuild path, used where Node has no type str
     expect(readFileSync(fileURLToPath(url), 'utf8')).toContain('22');
   });
 
+  it('reuses the cache for an app of many files, whose manifest line is longer than the first read', async () => {
+    const names = Array.from({ length: 120 }, (_, i) => `module-with-a-rather-long-name-${i}`);
+    for (const name of names) write(`many/${name}.ts`, `export const v: number = 1;\n`);
+    const file = write(
+      'many/app.ts',
+      names.map((name, i) => `import { v as v${i} } from './${name}.js';`).join('\n') +
+        `\nexport default (): number => ${names.map((_, i) => `v${i}`).join(' + ')};\n`,
+    );
+    const url = await transpiledModuleUrl(file);
+    expect(readFileSync(fileURLToPath(url), 'utf8').indexOf('\n')).toBeGreaterThan(8192);
+    const before = statSync(fileURLToPath(url)).mtimeMs;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await transpiledModuleUrl(file)).toBe(url);
+    expect(statSync(fileURLToPath(url)).mtimeMs).toBe(before);
+  });
+
   it('never serves the bundle of another entry that landed under the same cache file name', async () => {
     const first = write('collide/a.ts', 'export default (): string => "A";\n');
     const second = write('collide/b.ts', 'export default (): string => "B";\n');
