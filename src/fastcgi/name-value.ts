@@ -171,17 +171,52 @@ export class ParamsDecoder {
 
   /** Decodes the stream (at its empty record) into an object of own properties; a repeated name keeps its last value. */
   finish(): Record<string, string> {
-    // A plain object, not Object.create(null): web servers send the same names in the same order every time, so
-    // V8 reuses one hidden class (a null-prototype object with 20+ keys is a slow dictionary). Readers use own
-    // CGI names only; "__proto__" is the one name an assignment would not store, so it is defined instead.
-    const vars: Record<string, string> = {};
     const bytes = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks.length = 0;
+    const names: string[] = [];
+    const values: string[] = [];
     decodePairs(bytes, (name, value) => {
-      if (name === '__proto__')
-        Object.defineProperty(vars, name, { value, enumerable: true, writable: true, configurable: true });
-      else vars[name] = value;
+      names.push(name);
+      values.push(value);
     });
+    return varsObject(names, values);
+  }
+}
+
+// The last set of names seen, as an object to clone. A web server sends the same names in the same order on
+// every request, so the variables are a copy of this object (one shape, no per-key hidden-class transition)
+// with the values stored in place. Names are interned, so comparing them is comparing references.
+let shape: { names: string[]; object: Record<string, string> } | undefined;
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// A plain object, not Object.create(null): a null-prototype object with 20+ keys is a slow dictionary. Readers
+// use own CGI names only; "__proto__" is the one name an assignment would not store, so it is defined instead.
+function varsObject(names: readonly string[], values: readonly string[]): Record<string, string> {
+  if (shape !== undefined && sameNames(shape.names, names)) {
+    const vars = { ...shape.object };
+    for (let i = 0; i < names.length; i++) vars[names[i]!] = values[i]!;
     return vars;
   }
+  const vars: Record<string, string> = {};
+  let plain = true;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    if (name === '__proto__' || Object.hasOwn(vars, name)) plain = false;
+    if (name === '__proto__') {
+      Object.defineProperty(vars, name, {
+        value: values[i],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else vars[name] = values[i]!;
+  }
+  // Only a list without repeats or "__proto__" becomes the shape: then key order and names map one to one.
+  if (plain) shape = { names: names.slice(), object: { ...vars } };
+  return vars;
 }

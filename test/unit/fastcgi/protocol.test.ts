@@ -264,6 +264,24 @@ describe('ParamsDecoder', () => {
     expect(Object.getOwnPropertyDescriptor(vars, '__proto__')?.value).toBe('x');
   });
 
+  it('gives each request its own values when the names repeat, and handles a repeat after a shape', () => {
+    const decode = (...list: [string, string][]): Record<string, string> => {
+      const decoder = new ParamsDecoder(1024);
+      decoder.push(pairs(...list));
+      return decoder.finish();
+    };
+    const first = decode(['A', '1'], ['B', '2']);
+    const second = decode(['A', '3'], ['B', '4']);
+    expect([first, second]).toEqual([
+      { A: '1', B: '2' },
+      { A: '3', B: '4' },
+    ]);
+    expect(decode(['A', '5'], ['A', '6'])).toEqual({ A: '6' });
+    expect(decode(['B', '7'], ['A', '8'])).toEqual({ B: '7', A: '8' });
+    expect(decode(['A', '9'])).toEqual({ A: '9' });
+    expect(first).toEqual({ A: '1', B: '2' });
+  });
+
   it('throws ProtocolError once the stream passes maxParamsBytes', () => {
     const decoder = new ParamsDecoder(100);
     decoder.push(new Uint8Array(100));
