@@ -1,5 +1,5 @@
 // nginx in front of `tsgi fastcgi`: fastcgi_pass over TCP, over a unix socket, and a kept-alive upstream.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getEnv, httpBattery, recipe } from '../helpers/fastcgi-e2e.js';
@@ -113,16 +113,20 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('nginx â†
   describe('fastcgi_pass over a unix socket, group www-data, mode 0660 (recipe nginx-fastcgi-unix.conf)', () => {
     let stack: Stack | undefined;
     let socket = '';
+    let socketDir = '';
     beforeAll(async () => {
-      const dir = makeServerDir('fcgi-sock');
-      socket = join(dir, 'app.sock');
+      socketDir = makeServerDir('fcgi-sock');
+      socket = join(socketDir, 'app.sock');
       stack = await startStack(
         'nginx-fastcgi-unix.conf',
         ['--listen', `unix:${socket}`, '--socket-group', SERVER_USER],
         () => ({ SOCKET: socket }),
       );
     });
-    afterAll(() => stopStack(stack));
+    afterAll(async () => {
+      await stopStack(stack);
+      rmSync(socketDir, { recursive: true, force: true });
+    });
 
     it('creates the socket for the web serverâ€™s group only', () => {
       const stat = statSync(socket);
