@@ -169,6 +169,18 @@ describe('tsgi fastcgi (process)', () => {
       expect(pids.has(listener.pid)).toBe(false);
     });
 
+    it('shares a unix socket created 0660 by the primary between the workers', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
+      dirs.push(dir);
+      const path = join(dir, 'workers.sock');
+      const listener = track(await startListener(['--listen', `unix:${path}`, '--workers', '2']));
+      expect(statSync(path).mode & 0o777).toBe(0o660);
+      const pids = new Set<unknown>();
+      for (let i = 0; i < 40 && pids.size < 2; i++) pids.add((await environOf(`unix:${path}`)).pid);
+      expect(pids.size).toBe(2);
+      expect(listener.address).toBe(`unix:${path}`);
+    });
+
     it('replaces a crashed worker and keeps serving', async () => {
       const listener = track(await startListener(['--listen', '127.0.0.1:0', '--workers', '1']));
       const before = (await environOf(listener.address)).pid;
