@@ -89,7 +89,6 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private readonly parser: RecordParser;
   private readonly byId = new Map<number, FastCgiRequest>();
   private readonly live = new Set<FastCgiRequest>();
-  private readonly gated = new WeakSet<FastCgiRequest>();
   private readPausers = 0;
   private waitingDrain = false;
   private corked = false;
@@ -202,8 +201,8 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   requestEnded(request: FastCgiRequest): void {
     if (this.byId.get(request.id) === request) this.byId.delete(request.id);
-    if (this.gated.has(request)) {
-      this.gated.delete(request);
+    if (request.holdsGate) {
+      request.holdsGate = false;
       this.gate?.release();
     }
     // §5.1: without FCGI_KEEP_CONN the application closes the connection after this request.
@@ -249,13 +248,11 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       this.log(`tsgi fastcgi: connection error: ${error.message}`);
   };
 
-  // The peer finished sending (half-close): requests with all their input still answer; the others can never
-  // get the rest of their params or body, so they are aborted. New requests cannot come.
+  // The web server closed the connection (its FIN; nginx does this when its client goes away): §3.3 and §5.4,
+  // closing the transport aborts every request on it. Nothing more is written; the socket is ended.
   private readonly onEnd = (): void => {
     this.draining = true;
-    for (const request of [...this.byId.values()])
-      if (!request.inputComplete) request.abort('peer closed its side', true);
-    if (this.live.size === 0) this.endSocket();
+    this.endSocket();
   };
 
   private readonly onClose = (): void => {
@@ -341,7 +338,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     if (this.gate !== undefined && !this.gate.tryAcquire())
       return this.reject(id, ProtocolStatus.Overloaded, flags);
     const request = new FastCgiRequest(this, id, role as Role, (flags & Flags.KeepConn) !== 0);
-    if (this.gate !== undefined) this.gated.add(request);
+    request.holdsGate = this.gate !== undefined;
     this.byId.set(id, request);
     this.live.add(request);
   }

@@ -67,6 +67,8 @@ export class FastCgiRequest implements ResponseSink {
   readonly id: number;
   readonly role: Role;
   readonly keepConn: boolean;
+  /** True while the request holds a slot of the listener-wide gate (released at END_REQUEST). */
+  holdsGate = false;
   /** `Date.now()` at FCGI_BEGIN_REQUEST, for the params deadline. */
   readonly beganAt: number;
   private readonly host: RequestHost;
@@ -98,11 +100,6 @@ export class FastCgiRequest implements ResponseSink {
   /** True until the empty FCGI_PARAMS record arrived. */
   get awaitingParams(): boolean {
     return this.params !== undefined;
-  }
-
-  /** True once PARAMS, STDIN (and DATA for a Filter) have all ended: nothing more is needed from the peer. */
-  get inputComplete(): boolean {
-    return this.params === undefined && this.stdinDone && (this.data === undefined || this.dataDone);
   }
 
   /** True once END_REQUEST was written or the request was dropped: nothing more is written for it. */

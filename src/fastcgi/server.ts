@@ -125,9 +125,7 @@ export class FastCgiServer {
   async listen(address: string | ListenAddress, options: { shared?: boolean } = {}): Promise<ListenAddress> {
     if (this.stopping !== undefined) throw new Error('tsgi fastcgi: the listener is stopping');
     const target = typeof address === 'string' ? parseListenAddress(address) : address;
-    // allowHalfOpen: a peer that shuts down its sending side after STDIN still gets its answers; the
-    // connection closes itself once they are written (FastCgiConnection's 'end' handling).
-    const server = createServer({ noDelay: true, allowHalfOpen: true }, this.accept);
+    const server = createServer({ noDelay: true }, this.accept);
     await listenOn(server, target, { ...this.options, shared: options.shared });
     // After listening, an error (EMFILE at accept, …) is logged; the listener keeps going.
     server.on('error', (error) => this.logLine(`tsgi fastcgi: listener error: ${error.message}`));
