@@ -8,6 +8,32 @@ import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Wri
 /** A failure of the transport (sink) or an abort: the client is gone, so no error page and no log line. */
 export class Disconnect extends TsgiError {}
 
+/**
+ * How the driver learns that its request was cancelled: `tsgi.signal` itself, or a front end's cheaper view of
+ * the same state (see `RunOptions.cancellation`), which spares creating the signal when the app never reads it.
+ */
+export interface Cancellation {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  /** Calls `listener` once when the request is cancelled; returns the function that removes it. */
+  subscribe(listener: () => void): () => void;
+}
+
+function signalCancellation(signal: AbortSignal): Cancellation {
+  return {
+    get aborted() {
+      return signal.aborted;
+    },
+    get reason() {
+      return signal.reason as unknown;
+    },
+    subscribe(listener) {
+      signal.addEventListener('abort', listener, { once: true });
+      return () => signal.removeEventListener('abort', listener);
+    },
+  };
+}
+
 /** Reports the error that ended a response badly (see `RunOptions.onError`). */
 export type ErrorHook = (error: unknown, environ: Environ) => void;
 
@@ -18,7 +44,7 @@ export type ErrorHook = (error: unknown, environ: Environ) => void;
 export class Exchange {
   readonly environ: Environ;
   readonly #sink: ResponseSink;
-  readonly #signal: AbortSignal;
+  readonly #cancellation: Cancellation;
   #status: string | undefined;
   #code = 0;
   #headers: readonly Header[] = [];
@@ -30,16 +56,21 @@ export class Exchange {
   #tail: Promise<void> = Promise.resolve();
   #broken: { error: unknown } | undefined;
 
-  constructor(environ: Environ, sink: ResponseSink) {
+  constructor(environ: Environ, sink: ResponseSink, cancellation?: Cancellation) {
     this.environ = environ;
     this.#sink = sink;
-    // A hand-built environ without a signal must not make the driver throw (it never rejects).
-    const signal: unknown = environ['tsgi.signal'];
-    this.#signal = signal instanceof AbortSignal ? signal : new AbortController().signal;
+    if (cancellation !== undefined) this.#cancellation = cancellation;
+    else {
+      // A hand-built environ without a signal must not make the driver throw (it never rejects).
+      const signal: unknown = environ['tsgi.signal'];
+      this.#cancellation = signalCancellation(
+        signal instanceof AbortSignal ? signal : new AbortController().signal,
+      );
+    }
   }
 
   get aborted(): boolean {
-    return this.#signal.aborted;
+    return this.#cancellation.aborted;
   }
 
   /** PEP 3333 start_response: once, again only with excInfo; with excInfo after the head, excInfo is re-thrown. */
@@ -165,24 +196,23 @@ export class Exchange {
    * (a `Promise.race` against one shared abort promise would keep a reaction per chunk alive).
    */
   guard<T>(value: T | PromiseLike<T>): Promise<T> {
-    const signal = this.#signal;
+    const cancellation = this.#cancellation;
     if (!isThenable(value))
-      return signal.aborted ? Promise.reject(abortError(signal)) : Promise.resolve(value);
-    if (signal.aborted) {
+      return cancellation.aborted ? Promise.reject(abortError(cancellation)) : Promise.resolve(value);
+    if (cancellation.aborted) {
       // Nobody waits for it any more; its failure must not surface as an unhandled rejection (a crash).
       value.then(undefined, () => undefined);
-      return Promise.reject(abortError(signal));
+      return Promise.reject(abortError(cancellation));
     }
     return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(abortError(signal));
-      signal.addEventListener('abort', onAbort, { once: true });
+      const unsubscribe = cancellation.subscribe(() => reject(abortError(cancellation)));
       value.then(
         (result) => {
-          signal.removeEventListener('abort', onAbort);
+          unsubscribe();
           resolve(result);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', onAbort);
+          unsubscribe();
           reject(error);
         },
       );
@@ -263,9 +293,9 @@ export class Exchange {
 const BAD_REQUEST_STATUS = '400 Bad Request';
 const BAD_REQUEST_BODY = 'Bad Request\n';
 
-function abortError(signal: AbortSignal): Disconnect {
+function abortError(cancellation: Cancellation): Disconnect {
   return new Disconnect('ERR_ABORTED', 'tsgi: the request was aborted (client gone or server cancelled)', {
-    cause: signal.reason,
+    cause: cancellation.reason,
   });
 }
 

@@ -1,6 +1,6 @@
 // The response driver: runs one application for one request against a ResponseSink (PEP 3333, server side).
 import { ValidationError } from './errors.js';
-import { Disconnect, Exchange } from './exchange.js';
+import { Disconnect, Exchange, type Cancellation } from './exchange.js';
 import type { Application, Body, Environ, ResponseOutcome, ResponseSink } from './types.js';
 
 /** Options of `runApplication`. */
@@ -10,7 +10,15 @@ export interface RunOptions {
    * stack went to `tsgi.errors`. Not called for aborts and transport failures, which are not the app's fault.
    */
   onError?: (error: unknown, environ: Environ) => void;
+  /**
+   * The request's cancellation state, for a front end that creates `tsgi.signal` lazily: the driver watches
+   * this instead of the signal, so a request whose app never reads the signal never creates one. It must
+   * report the same aborts as `tsgi.signal`.
+   */
+  cancellation?: Cancellation;
 }
+
+export type { Cancellation } from './exchange.js';
 
 /**
  * Runs `app` for one request and hands the response to `sink`. Enforces PEP 3333's server rules: startResponse
@@ -26,7 +34,7 @@ export async function runApplication(
   sink: ResponseSink,
   options: RunOptions = {},
 ): Promise<ResponseOutcome> {
-  const exchange = new Exchange(environ, sink);
+  const exchange = new Exchange(environ, sink, options.cancellation);
   try {
     await runBody(app, exchange);
     await exchange.complete();

@@ -105,6 +105,54 @@ describe('cancellation', () => {
     expect(after.map((r) => r.type)).toEqual([6, 6, 3]);
   });
 
+  it('stops an app that never reads tsgi.signal: the driver watches the request itself', async () => {
+    let returned = false;
+    const lst = await listen((_environ, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return (async function* () {
+        try {
+          yield Buffer.from('first');
+          await new Promise(() => undefined); // never settles: only the abort can end this body
+        } finally {
+          returned = true;
+        }
+      })();
+    });
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(wholeRequest(1));
+    await peer.until((bytes) => bytes.includes('first'));
+    peer.socket.write(record(2, 1));
+    expect((await peer.untilEnd(1)).at(-1)!.content.readUInt32BE(0)).toBe(1);
+    // The driver gave up on the pending next() when told of the abort, so the request settled although the
+    // generator (suspended in an await that never settles) could not run its finally.
+    await sleep(30);
+    expect(onlyConnection(lst).activeRequests).toBe(0);
+    expect(returned).toBe(false);
+  });
+
+  it('creates tsgi.signal on first read, the same object after, already aborted when read after an abort', async () => {
+    const seen: { same: boolean; aborted: boolean; reason: unknown }[] = [];
+    const { port } = await listen(async (environ, start) => {
+      await environ['tsgi.input'].read().catch(() => undefined); // fails when the request is aborted
+      const signal = environ['tsgi.signal'];
+      seen.push({ same: signal === environ['tsgi.signal'], aborted: signal.aborted, reason: signal.reason });
+      start('200 OK', []);
+      return [];
+    });
+    const peer = await rawPeer(port);
+    const vars = { ...GET_VARS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '10' };
+    peer.socket.write(
+      Buffer.concat([beginRequest(1), record(4, 1, pairs(...Object.entries(vars))), record(4, 1)]),
+    );
+    await sleep(30);
+    peer.socket.write(record(2, 1));
+    await peer.untilEnd(1);
+    await sleep(30);
+    expect(seen).toEqual([
+      { same: true, aborted: true, reason: expect.objectContaining({ code: 'ERR_REQUEST_ABORTED' }) },
+    ]);
+  });
+
   it('aborts a request that is still waiting for its params without starting the app', async () => {
     let started = false;
     const { port } = await listen(() => {

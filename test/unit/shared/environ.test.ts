@@ -54,6 +54,16 @@ describe('buildEnviron', () => {
     expect(one['tsgi.signal']).not.toBe(two['tsgi.signal']);
   });
 
+  test('calls a signal function only when tsgi.signal is read (a lazy signal, for FastCGI)', () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const environ = build(BASE, { signal: () => (calls++, controller.signal) });
+    expect(calls).toBe(0);
+    expect(Object.keys(environ)).toContain('tsgi.signal');
+    expect(environ['tsgi.signal']).toBe(controller.signal);
+    expect(calls).toBe(1);
+  });
+
   test('does not modify the variables it was given', () => {
     const vars = { REQUEST_METHOD: 'GET', SCRIPT_NAME: '/', CONTENT_LENGTH: '' };
     build(vars);
