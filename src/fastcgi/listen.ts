@@ -180,6 +180,8 @@ export async function listenOn(
   if (address.kind === 'unix') {
     const mode = options.socketMode ?? DEFAULT_SOCKET_MODE;
     checkSocketMode(mode);
+    // Names are resolved before anything is created: an unknown user or group leaves no socket behind.
+    const ids = socketIds(options);
     if (options.shared === true) {
       await listenWith(server, () => server.listen({ path: address.path, backlog }));
     } else {
@@ -192,7 +194,13 @@ export async function listenOn(
         process.umask(previous);
       }
     }
-    applySocketFileOptions(address.path, mode, options);
+    try {
+      applySocketFileOptions(address.path, mode, ids);
+    } catch (error) {
+      // Not serving a socket with the wrong owner or mode: close it (which also removes the file).
+      await new Promise((resolve) => server.close(resolve));
+      throw error;
+    }
     return;
   }
   if (address.kind === 'tcp') {
@@ -202,14 +210,24 @@ export async function listenOn(
   await listenWith(server, () => server.listen({ fd: address.fd, backlog }));
 }
 
+/** The numeric owner and group a socket file should get (-1: leave as it is). */
+export interface SocketIds {
+  uid: number;
+  gid: number;
+}
+
+/** Resolves `socketOwner`/`socketGroup` to ids; throws a one-line error for a name the system does not know. */
+export function socketIds(options: SocketFileOptions): SocketIds {
+  return {
+    uid: options.socketOwner === undefined ? -1 : lookupId(options.socketOwner, '/etc/passwd', 'user'),
+    gid: options.socketGroup === undefined ? -1 : lookupId(options.socketGroup, '/etc/group', 'group'),
+  };
+}
+
 /** chmod + chown of a socket file (also run by each cluster worker: cluster binds in the primary). */
-export function applySocketFileOptions(path: string, mode: number, options: SocketFileOptions): void {
+export function applySocketFileOptions(path: string, mode: number, ids: SocketIds): void {
   chmodSync(path, mode);
-  if (options.socketOwner !== undefined || options.socketGroup !== undefined) {
-    const uid = options.socketOwner === undefined ? -1 : lookupId(options.socketOwner, '/etc/passwd', 'user');
-    const gid = options.socketGroup === undefined ? -1 : lookupId(options.socketGroup, '/etc/group', 'group');
-    chownSync(path, uid, gid);
-  }
+  if (ids.uid !== -1 || ids.gid !== -1) chownSync(path, ids.uid, ids.gid);
 }
 
 /**

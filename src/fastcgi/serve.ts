@@ -120,6 +120,8 @@ export async function serveFastCgi(
     } catch (error) {
       // fd 0 can be a connected socket (a CGI server's socketpair stdin): that is no listener to serve on.
       const code = (error as NodeJS.ErrnoException).code;
+      // The addresses already bound are let go, so that the process can exit with the error.
+      await server.close(0);
       if (given.length === 0 && address.kind === 'fd' && (code === 'EINVAL' || code === 'ENOTSOCK')) {
         throw new NoListenAddressError(`fd ${address.fd} is a socket but not a listening one`);
       }

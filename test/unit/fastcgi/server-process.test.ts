@@ -1,6 +1,6 @@
 // `tsgi fastcgi` as a process: inherited sockets (fd 0, systemd), stop signals, --workers, CLI errors.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +117,45 @@ describe('tsgi fastcgi (process)', () => {
     expect(tcp?.[2]).toBe(path);
     expect((await call(tcp![1]!, '/hello')).body.toString()).toBe('Hello, world!');
     expect((await call(`unix:${path}`, '/hello')).body.toString()).toBe('Hello, world!');
+  });
+
+  it('exits 1 with one line and leaves no socket behind when --socket-group names no group', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
+    dirs.push(dir);
+    const path = join(dir, 'nogroup.sock');
+    const result = spawnSync(
+      process.execPath,
+      [
+        TSGI_BIN,
+        'fastcgi',
+        E2E_APP,
+        '--listen',
+        `unix:${path}`,
+        '--listen',
+        '127.0.0.1:0',
+        '--socket-group',
+        'no-such-group',
+      ],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /^tsgi fastcgi: cannot listen: unknown group 'no-such-group' \(not in \/etc\/group\)/,
+    );
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('exits 1 with one line when a second address is in use, letting go of the first', async () => {
+    const first = track(await startListener(['--listen', '127.0.0.1:0']));
+    const result = spawnSync(
+      process.execPath,
+      [TSGI_BIN, 'fastcgi', E2E_APP, '--listen', '127.0.0.1:0', '--listen', first.address],
+      { encoding: 'utf8', timeout: 15_000 },
+    );
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(
+      /^tsgi fastcgi: address in use: .*EADDRINUSE.*\(hint: pick another --listen address\)\n$/,
+    );
   });
 
   it('creates a unix socket with --socket-mode', async () => {
