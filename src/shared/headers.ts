@@ -21,6 +21,14 @@ export function isToken(text: string): boolean {
   return TOKEN.test(text);
 }
 
+/**
+ * True when `text` may stand in a header value or a status reason phrase (RFC 9110 §5.5, §4 of RFC 9112): HTAB,
+ * SP, VCHAR and obs-text only, so it can neither split the head nor hold a char that is not one byte.
+ */
+export function isFieldValue(text: string): boolean {
+  return FIELD_VALUE.test(text);
+}
+
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 60)) : typeof value;
 }

@@ -1,10 +1,8 @@
 // The validator's server-side checks of the environ: the shape of what a server passes to an application.
 import { isLatin1 } from '../../shared/encoding.js';
+import { isToken } from '../../shared/headers.js';
 import type { Environ } from '../../shared/types.js';
 import { fail, show } from './report.js';
-
-/** RFC 9110 §5.6.2 token: the grammar of a method and of a header field name. */
-export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 const REQUIRED_CGI = [
   'REQUEST_METHOD',
@@ -98,7 +96,7 @@ function checkCgiValues(env: Record<string, unknown>): void {
   /// SPEC: [environ.request-method] `REQUEST_METHOD` MUST be a non-empty HTTP token (RFC 9110 §9.1), as the client
   /// SPEC: sent it: methods are case-sensitive.
   const method = env.REQUEST_METHOD as string;
-  if (!TOKEN.test(method)) {
+  if (!isToken(method)) {
     fail('environ.request-method', `REQUEST_METHOD ${show(method)} is not an HTTP token (e.g. "GET")`);
   }
 }

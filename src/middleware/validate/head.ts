@@ -1,14 +1,8 @@
 // The validator's checks of what an application passes to startResponse: status, headers and excInfo.
 import { HOP_BY_HOP_HEADERS, isBodilessStatus } from '../../shared/constants.js';
+import { isFieldValue, isToken } from '../../shared/headers.js';
 import type { ErrorStream, Header } from '../../shared/types.js';
-import { TOKEN } from './environ.js';
 import { fail, show, warn } from './report.js';
-
-// RFC 9110 §5.5 field-value: VCHAR, obs-text, SP and HTAB. Everything else (CR, LF, NUL, other controls, DEL)
-// would split or corrupt the head; Node's http refuses the same set (ERR_INVALID_CHAR).
-const BAD_VALUE_CHAR = /[^\t\u0020-\u007e\u0080-\u00ff]/;
-// reason-phrase = *( HTAB / SP / VCHAR / obs-text ), RFC 9110 §4 of RFC 9112.
-const BAD_REASON_CHAR = BAD_VALUE_CHAR;
 
 /** What the validator keeps from one startResponse call. */
 export interface Head {
@@ -38,7 +32,7 @@ function checkStatus(status: unknown, errors: ErrorStream): number {
   }
   /// SPEC: [status.chars] The status MUST NOT contain CR, LF, NUL or another control character other than
   /// SPEC: HTAB, nor a character above U+00FF: it is written into the head as one line of bytes.
-  if (BAD_REASON_CHAR.test(status)) {
+  if (!isFieldValue(status)) {
     fail('status.chars', `the status ${show(status)} has a control or non-ISO-8859-1 character: remove it`);
   }
   /// SPEC: [status.format] The status MUST be a three-digit code from 200 to 599, then a space and the reason
@@ -82,12 +76,12 @@ function checkHeaderList(headers: unknown): Header[] {
 
 function checkHeader(name: string, value: string): void {
   /// SPEC: [headers.name] A header name MUST be an HTTP token (RFC 9110 §5.1): no space, colon, CR, LF or NUL.
-  if (!TOKEN.test(name))
+  if (!isToken(name))
     fail('headers.name', `the header name ${show(name)} is not an HTTP token: fix its spelling`);
   /// SPEC: [headers.value] A header value MUST NOT contain CR, LF, NUL or another control character other than
   /// SPEC: HTAB, nor a character above U+00FF (response splitting, RFC 9110 §5.5). Encode such data first
   /// SPEC: (percent-encoding, RFC 8187).
-  if (BAD_VALUE_CHAR.test(value)) {
+  if (!isFieldValue(value)) {
     fail(
       'headers.value',
       `the ${name} header value ${show(value)} has a control or non-ISO-8859-1 character: encode it (e.g. encodeURIComponent)`,

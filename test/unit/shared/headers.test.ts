@@ -5,6 +5,7 @@ import { ValidationError } from '../../../src/shared/errors.js';
 import {
   formatCgiHead,
   HOP_BY_HOP_HEADERS,
+  isFieldValue,
   isToken,
   normalizeStatus,
   parseStatus,
@@ -33,6 +34,22 @@ describe('isToken', () => {
     ['caf\u00e9', false],
   ])('%j is a token: %s', (text, expected) => {
     expect(isToken(text)).toBe(expected);
+  });
+});
+
+describe('isFieldValue', () => {
+  test.each([
+    ['text/html; charset=utf-8', true],
+    ['a\tb c', true],
+    ['', true],
+    ['caf\u00e9', true],
+    ['x\r\nSet-Cookie: a=1', false],
+    ['x\n', false],
+    ['x\0', false],
+    ['x\x7f', false],
+    ['\u20ac', false],
+  ])('%j may stand in a header value: %s', (text, expected) => {
+    expect(isFieldValue(text)).toBe(expected);
   });
 });
 
