@@ -1,5 +1,6 @@
 // tsgi/adapters/node: Node `(req, res)` handlers (Express, Koa, Connect, Fastify) as tsgi apps, and back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decimalLength } from '../shared/input.js';
 import type { Application, Body, Environ, Header, StartResponse } from '../shared/types.js';
 import { BodyChannel } from './_node/body-channel.js';
 import { BridgeIncomingMessage } from './_node/incoming.js';
@@ -30,9 +31,12 @@ export function getEnviron(req: IncomingMessage): Environ | undefined {
 }
 
 function endpointsOf(environ: Environ): SocketEndpoints {
+  // A port is plain decimal digits (the shared CONTENT_LENGTH rule) up to 65535 (RFC 793 §3.1: 16 bits); a
+  // server-set REMOTE_PORT like "99999999999999999999" would otherwise show as 1e20 on req.socket.
   const port = (name: string): number | undefined => {
     const value = environ[name];
-    return typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : undefined;
+    const digits = typeof value === 'string' ? decimalLength(value) : undefined;
+    return digits !== undefined && digits <= 0xffff ? digits : undefined;
   };
   const address = (name: string): string | undefined => {
     const value = environ[name];

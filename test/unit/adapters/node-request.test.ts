@@ -85,6 +85,22 @@ describe('fromNodeHandler: the request', () => {
     expect(seen.rawHeaders).toContain('X-Forwarded-For');
   });
 
+  it('shows only ports of 0 to 65535 in plain digits on req.socket, and undefined for anything else', async () => {
+    const seen: (number | undefined)[][] = [];
+    const app = fromNodeHandler((req, res) => {
+      seen.push([req.socket.remotePort, req.socket.localPort]);
+      res.end();
+    });
+    await callApp(app, createTestEnviron({ REMOTE_PORT: '65535', SERVER_PORT: '8080' }));
+    await callApp(app, createTestEnviron({ REMOTE_PORT: '65536', SERVER_PORT: '99999999999999999999' }));
+    await callApp(app, createTestEnviron({ REMOTE_PORT: '-1', SERVER_PORT: ' 80' }));
+    expect(seen).toEqual([
+      [65535, 8080],
+      [undefined, undefined],
+      [undefined, undefined],
+    ]);
+  });
+
   it('routes below SCRIPT_NAME: req.url relative to the mount point, originalUrl and baseUrl the full path', async () => {
     let seen: Record<string, unknown> = {};
     const app = fromNodeHandler((req, res) => {
