@@ -1,7 +1,7 @@
 // formatAccessLine: the Common Log Format line, its timestamp, and escaping of what the client controls.
 import { describe, expect, it } from 'vitest';
 import type { NodeResponseReport } from '../../../src/adapters/to-node.js';
-import { formatAccessLine, formatLogTime } from '../../../src/http/access-log.js';
+import { formatAccessLine } from '../../../src/http/access-log.js';
 
 function report(url: string, fields: Partial<NodeResponseReport> = {}): NodeResponseReport {
   return {
@@ -38,11 +38,5 @@ describe('formatAccessLine', () => {
 
   it('writes - for an unknown remote address', () => {
     expect(formatAccessLine(report('/', { remoteAddress: undefined }), NOW)).toMatch(/^- - - \[/);
-  });
-});
-
-describe('formatLogTime', () => {
-  it('pads day, hours, minutes and seconds to two digits', () => {
-    expect(formatLogTime(new Date(Date.UTC(2026, 11, 1, 0, 0, 9)))).toBe('01/Dec/2026:00:00:09 +0000');
   });
 });
