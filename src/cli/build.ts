@@ -1,7 +1,7 @@
 // `tsgi build APP -o OUT`: one self-contained executable file for a cgi-bin or a FastCGI launcher.
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi build APP -o OUT [--cgi | --fastcgi | --auto] [options]
 
@@ -31,27 +31,21 @@ examples:
 const USAGE_HINT = "run 'tsgi build --help' for usage";
 
 function parseBuildArgs(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        out: { type: 'string', short: 'o' },
-        auto: { type: 'boolean' },
-        cgi: { type: 'boolean' },
-        fastcgi: { type: 'boolean' },
-        node: { type: 'string' },
-        'cache-dir': { type: 'string' },
-        'no-code-cache': { type: 'boolean' },
-        'no-minify': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
+  return parseFlags(
+    args,
+    {
+      out: { type: 'string', short: 'o' },
+      auto: { type: 'boolean' },
+      cgi: { type: 'boolean' },
+      fastcgi: { type: 'boolean' },
+      node: { type: 'string' },
+      'cache-dir': { type: 'string' },
+      'no-code-cache': { type: 'boolean' },
+      'no-minify': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+  );
 }
 
 /** `tsgi build`. */

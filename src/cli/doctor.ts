@@ -1,7 +1,7 @@
 // `tsgi doctor`: checks a deployment (socket permissions, what a real request carried) and prints the fixes.
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi doctor --socket PATH [--user NAME]
        tsgi doctor [--listen ADDRESS] [--url URL] [--web-server-addrs LIST]
@@ -33,24 +33,20 @@ examples:
 const USAGE_HINT = "run 'tsgi doctor --help' for usage";
 
 function parseDoctorArgs(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        socket: { type: 'string' },
-        user: { type: 'string' },
-        listen: { type: 'string' },
-        url: { type: 'string' },
-        from: { type: 'string' },
-        'web-server-addrs': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
+  return parseFlags(
+    args,
+    {
+      socket: { type: 'string' },
+      user: { type: 'string' },
+      listen: { type: 'string' },
+      url: { type: 'string' },
+      from: { type: 'string' },
+      'web-server-addrs': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+    { allowPositionals: false },
+  ).values;
 }
 
 /** `tsgi doctor`. */

@@ -1,8 +1,8 @@
 // `tsgi explain`: stand where the app would and show, per request, the raw variables and each normalisation step.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi explain [--listen ADDRESS] [--once] [--json]
        tsgi explain --from FILE
@@ -32,24 +32,20 @@ examples:
 const USAGE_HINT = "run 'tsgi explain --help' for usage";
 
 function parseExplainArgs(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      strict: true,
-      options: {
-        listen: { type: 'string' },
-        once: { type: 'boolean' },
-        json: { type: 'boolean' },
-        from: { type: 'string' },
-        'socket-mode': { type: 'string' },
-        'socket-group': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
+  return parseFlags(
+    args,
+    {
+      listen: { type: 'string' },
+      once: { type: 'boolean' },
+      json: { type: 'boolean' },
+      from: { type: 'string' },
+      'socket-mode': { type: 'string' },
+      'socket-group': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+    { allowPositionals: false },
+  ).values;
 }
 
 /** Variables from a `--from` file: a plain object of strings, or the `raw` of a `--json` explanation. */

@@ -1,7 +1,7 @@
 // `tsgi run APP`: one command for every deployment — detects CGI, FastCGI (fd 0, systemd, --listen) or development.
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi run APP [--cgi | --fastcgi] [--listen ADDRESS] [--explain-mode]
 
@@ -26,23 +26,17 @@ examples:
 const USAGE_HINT = "run 'tsgi run --help' for usage";
 
 function parseRunArgs(args: string[]) {
-  try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        cgi: { type: 'boolean' },
-        fastcgi: { type: 'boolean' },
-        listen: { type: 'string' },
-        'explain-mode': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
+  return parseFlags(
+    args,
+    {
+      cgi: { type: 'boolean' },
+      fastcgi: { type: 'boolean' },
+      listen: { type: 'string' },
+      'explain-mode': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+  );
 }
 
 /** `tsgi run`. */

@@ -1,7 +1,7 @@
 // `tsgi serve APP`: the development server on node:http, with the validator on (as rackup and plackup do).
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi serve APP [--host HOST] [--port PORT] [--no-validate]
 
@@ -41,26 +41,17 @@ function parseServeArgs(args: string[]): {
   port: number;
   validate: boolean;
 } {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string', short: 'p' },
-        // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
-        'no-validate': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    // parseArgs' messages are one sentence already ("Unknown option '--foo'…"); keep the first one only.
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
+      // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
+      'no-validate': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+  );
   if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, USAGE_HINT);
   return {
     help: values.help === true,

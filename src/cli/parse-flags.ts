@@ -1,0 +1,25 @@
+// The command line of one subcommand: node:util parseArgs in strict mode, its refusals as one-line CliErrors.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliError } from './cli-error.js';
+
+type FlagOptions = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses `args` strictly against `options` (unknown flags and missing values are errors, as in every tsgi
+ * subcommand). A refusal becomes a CliError: parseArgs' first sentence ("unknown option '--foo'"), lower-cased,
+ * with `usageHint` on the next line. `allowPositionals: false` for commands that take no APP.
+ */
+export function parseFlags<const O extends FlagOptions>(
+  args: string[],
+  options: O,
+  usageHint: string,
+  { allowPositionals = true }: { allowPositionals?: boolean } = {},
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals });
+  } catch (error) {
+    // parseArgs' messages are one sentence already ("Unknown option '--foo'…"); keep the first one only.
+    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
+    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), usageHint);
+  }
+}
