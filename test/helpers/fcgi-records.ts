@@ -1,5 +1,6 @@
 // Golden-bytes builders for FastCGI tests (in the style of Go's makeRecord) and a loopback test listener.
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterEach } from 'vitest';
 import type { Application } from '../../src/shared/types.js';
 import { FastCgiConnection, type ConnectionOptions } from '../../src/fastcgi/connection.js';
 
@@ -136,6 +137,26 @@ export async function startListener(
         for (const connection of connections) connection.shutdown();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * For a test file: `listen(app, options?)` starts a TestListener for the current test, and an `afterEach`
+ * (registered here) closes it, so no test leaves a listener behind for the next one. `defaultApp` serves
+ * when `listen()` is called without an app.
+ */
+export function listenerPerTest(
+  defaultApp?: Application,
+): (app?: Application, options?: ConnectionOptions) => Promise<TestListener> {
+  let listener: TestListener | undefined;
+  afterEach(async () => {
+    await listener?.close();
+    listener = undefined;
+  });
+  return async (app = defaultApp, options) => {
+    if (app === undefined) throw new Error('listen() needs an app: this file has no default one');
+    listener = await startListener(app, options);
+    return listener;
   };
 }
 

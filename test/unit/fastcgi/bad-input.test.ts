@@ -1,7 +1,6 @@
 // Hostile and broken peers: each case hurts only its own connection (one log line), and the listener keeps serving.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectFastCgi } from '../../../src/fastcgi/client.js';
-import type { ConnectionOptions } from '../../../src/fastcgi/connection.js';
 import type { Application } from '../../../src/shared/types.js';
 import {
   GET_VARS,
@@ -10,10 +9,9 @@ import {
   parseRecords,
   rawPeer,
   record,
-  startListener,
+  listenerPerTest,
   stdoutOf,
   wholeRequest,
-  type TestListener,
 } from '../../helpers/fcgi-records.js';
 
 const hello: Application = (_environ, start) => {
@@ -21,16 +19,7 @@ const hello: Application = (_environ, start) => {
   return [Buffer.from('still here')];
 };
 
-let listener: TestListener | undefined;
-afterEach(async () => {
-  await listener?.close();
-  listener = undefined;
-});
-
-async function listen(app: Application = hello, options?: ConnectionOptions): Promise<TestListener> {
-  listener = await startListener(app, options);
-  return listener;
-}
+const listen = listenerPerTest(hello);
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

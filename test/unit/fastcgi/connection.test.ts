@@ -1,5 +1,5 @@
 // One FastCGI connection over real TCP, driven with hand-made records: roles, streams, keep-conn, multiplexing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { authorizerVariable } from '../../../src/fastcgi/authorizer.js';
 import type { ConnectionOptions } from '../../../src/fastcgi/connection.js';
 import type { Application, Environ, Input } from '../../../src/shared/types.js';
@@ -10,10 +10,9 @@ import {
   parseRecords,
   rawPeer,
   record,
-  startListener,
+  listenerPerTest,
   stdoutOf,
   wholeRequest,
-  type TestListener,
 } from '../../helpers/fcgi-records.js';
 
 const hello: Application = (_environ, start) => {
@@ -21,16 +20,7 @@ const hello: Application = (_environ, start) => {
   return [Buffer.from('hi')];
 };
 
-let listener: TestListener | undefined;
-afterEach(async () => {
-  await listener?.close();
-  listener = undefined;
-});
-
-async function listen(app: Application, options?: ConnectionOptions): Promise<TestListener> {
-  listener = await startListener(app, options);
-  return listener;
-}
+const listen = listenerPerTest();
 
 const endRequest = (id: number, appStatus: number, protocolStatus: number): Buffer =>
   record(

@@ -1,6 +1,6 @@
 // Cancellation and connection lifetime: ABORT_REQUEST, a vanished peer, back-pressure, graceful and hard stops.
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ConnectionOptions, FastCgiConnection } from '../../../src/fastcgi/connection.js';
+import { describe, expect, it } from 'vitest';
+import type { FastCgiConnection } from '../../../src/fastcgi/connection.js';
 import type { Application, Input } from '../../../src/shared/types.js';
 import {
   GET_VARS,
@@ -9,22 +9,13 @@ import {
   parseRecords,
   rawPeer,
   record,
-  startListener,
+  listenerPerTest,
   stdoutOf,
   wholeRequest,
   type TestListener,
 } from '../../helpers/fcgi-records.js';
 
-let listener: TestListener | undefined;
-afterEach(async () => {
-  await listener?.close();
-  listener = undefined;
-});
-
-async function listen(app: Application, options?: ConnectionOptions): Promise<TestListener> {
-  listener = await startListener(app, options);
-  return listener;
-}
+const listen = listenerPerTest();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
