@@ -60,6 +60,49 @@ export function parseCgiOutput(
   return { status, headLines, headers, body: buffer.subarray(end + skip) };
 }
 
+/** A CGI head read off a stream: the status, the headers in order (lower-case names), and the body to come. */
+export interface StreamedCgiHead {
+  status: number;
+  headers: [string, string][];
+  chunks: AsyncGenerator<Uint8Array>;
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/**
+ * Reads CGI output (`Status:` line, headers, CRLF CRLF; what tsgi's CGI runner and FastCGI STDOUT both write)
+ * from `stdout` until the head is complete, without waiting for the body, which `chunks` then streams.
+ * `source` names the stream in the error thrown when it ends before the head does.
+ */
+export async function readCgiHead(
+  stdout: AsyncIterator<Uint8Array>,
+  source: string,
+): Promise<StreamedCgiHead> {
+  let buffered = Buffer.alloc(0);
+  let end = -1;
+  while (end === -1) {
+    const step = await stdout.next();
+    if (step.done === true) throw new Error(`${source} ended without a head: ${buffered.toString('latin1')}`);
+    buffered = Buffer.concat([buffered, step.value]);
+    end = buffered.indexOf(HEAD_END);
+  }
+  let status = 200;
+  const headers: [string, string][] = [];
+  for (const line of buffered.toString('latin1', 0, end).split('\r\n')) {
+    const colon = line.indexOf(':');
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'status') status = Number(value.slice(0, 3));
+    else headers.push([name, value]);
+  }
+  const rest = buffered.subarray(end + HEAD_END.length);
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    if (rest.byteLength > 0) yield rest;
+    for (let step = await stdout.next(); step.done !== true; step = await stdout.next()) yield step.value;
+  }
+  return { status, headers, chunks: chunks() };
+}
+
 // POSIX sh printf with octal escapes writes any byte; Node can only put UTF-8 strings into a child's environment.
 function shellBytes(value: string): string {
   let escaped = '';

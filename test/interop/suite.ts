@@ -41,6 +41,37 @@ export interface Transport {
 
 export type TransportFactory = (framework: Framework) => Promise<Transport>;
 
+/**
+ * The CGI variables (RFC 3875 §4.1) a web server would set for `request` with the app mounted at `scriptName`:
+ * the CGI runner gets them in its environment, the FastCGI listener as FCGI_PARAMS.
+ */
+export function requestVariables(request: InteropRequest, scriptName: string): Record<string, string> {
+  const question = request.path.indexOf('?');
+  const path = question === -1 ? request.path : request.path.slice(0, question);
+  const vars: Record<string, string> = {
+    GATEWAY_INTERFACE: 'CGI/1.1',
+    REQUEST_METHOD: request.method,
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: decodeURIComponent(path),
+    QUERY_STRING: question === -1 ? '' : request.path.slice(question + 1),
+    REQUEST_URI: scriptName + request.path,
+    SERVER_NAME: 'localhost',
+    SERVER_PORT: '80',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    SERVER_SOFTWARE: 'interop-test',
+    REMOTE_ADDR: '127.0.0.1',
+    REMOTE_PORT: '40000',
+    HTTP_HOST: 'localhost',
+  };
+  const length = request.body instanceof Uint8Array ? request.body.byteLength : request.length;
+  if (length !== undefined) vars.CONTENT_LENGTH = String(length);
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    const key = name.toUpperCase().replaceAll('-', '_');
+    vars[key === 'CONTENT_TYPE' ? key : `HTTP_${key}`] = value;
+  }
+  return vars;
+}
+
 export const header = (response: InteropResponse, name: string): string | undefined =>
   response.headers.find(([key]) => key === name)?.[1];
 
