@@ -90,22 +90,33 @@ export const command: Command = {
       });
       return 0;
     }
-    const { serveFastCgi } = await import('../fastcgi/index.js');
+    const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
     const listen =
       decision.mode === RunMode.FastCgiListen && decision.listen !== undefined
         ? [decision.listen]
         : decision.mode === RunMode.FastCgiInherited
           ? ['fd:0']
           : undefined;
-    const running = await serveFastCgi(app, {
-      ...(listen !== undefined ? { listen } : {}),
-      log: (line) =>
-        process.stderr.write(
-          line.startsWith('tsgi fastcgi: listening')
-            ? `${line}; mode ${decision.mode}: ${why}\n`
-            : `${line}\n`,
-        ),
-    });
+    let running;
+    try {
+      running = await serveFastCgi(app, {
+        ...(listen !== undefined ? { listen } : {}),
+        log: (line) =>
+          process.stderr.write(
+            line.startsWith('tsgi fastcgi: listening')
+              ? `${line}; mode ${decision.mode}: ${why}\n`
+              : `${line}\n`,
+          ),
+      });
+    } catch (error) {
+      // Nothing to listen on, or a socket that refuses (in use, not a socket): one line, as tsgi fastcgi says it.
+      const message = (error as Error).message.replace(/^tsgi fastcgi: /, '');
+      if (error instanceof NoListenAddressError) throw new CliError(message, USAGE_HINT);
+      if (typeof (error as NodeJS.ErrnoException).code === 'string') {
+        throw new CliError(`cannot listen: ${message}`, 'check --listen, or the socket the server passed', 1);
+      }
+      throw error;
+    }
     return running.stopped;
   },
 };

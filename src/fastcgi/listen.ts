@@ -2,6 +2,7 @@
 import { chmodSync, chownSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, isIPv6, type Server } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
+import { probeStdin, StdinKind } from '../deploy/stdin-probe.js';
 
 /**
  * FCGI_LISTENSOCK_FILENO (FastCGI 1.0 §2.2): a web server that starts the application itself (lighttpd
@@ -116,7 +117,10 @@ export function systemdAddresses(env: NodeJS.ProcessEnv = process.env, pid = pro
 export function defaultAddresses(env: NodeJS.ProcessEnv = process.env): ListenAddress[] {
   const systemd = systemdAddresses(env);
   if (systemd.length > 0) return systemd;
-  if (isSocketDescriptor(FCGI_LISTENSOCK_FILENO)) {
+  // Only a listening socket is FCGI_LISTENSOCK_FILENO: a connected one is a CGI server's socketpair stdin
+  // (mod_cgid, node's 'pipe' stdio). A socket whose state /proc does not show is tried (listen says EINVAL).
+  const stdin = probeStdin(FCGI_LISTENSOCK_FILENO).kind;
+  if (stdin === StdinKind.ListeningSocket || stdin === StdinKind.Socket) {
     return [{ kind: 'fd', fd: FCGI_LISTENSOCK_FILENO, origin: 'inherited' }];
   }
   return [];
@@ -207,6 +211,16 @@ export async function listenOn(
     await listenWith(server, () => server.listen({ host: address.host, port: address.port, backlog }));
     return;
   }
+  // node answers listen() on a descriptor that is no socket with a bare EINVAL; say which one it is instead
+  // (a systemd unit whose LISTEN_FDS counts a file, a launcher that closed fd 0).
+  const probe = probeStdin(address.fd);
+  if (!isSocketKind(probe.kind)) {
+    const error: NodeJS.ErrnoException = new Error(
+      `${formatListenAddress(address)} is not a socket: ${probe.detail}`,
+    );
+    error.code = 'ENOTSOCK';
+    throw error;
+  }
   await listenWith(server, () => server.listen({ fd: address.fd, backlog }));
 }
 
@@ -243,6 +257,12 @@ export function lookupId(nameOrId: string | number, database: string, what: 'use
   const id = entry?.[2];
   if (id === undefined) throw new Error(`unknown ${what} '${nameOrId}' (not in ${database})`);
   return Number(id);
+}
+
+function isSocketKind(kind: StdinKind): boolean {
+  return (
+    kind === StdinKind.ListeningSocket || kind === StdinKind.ConnectedSocket || kind === StdinKind.Socket
+  );
 }
 
 function listenWith(server: Server, start: () => void): Promise<void> {

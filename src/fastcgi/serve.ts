@@ -122,7 +122,12 @@ export async function serveFastCgi(
       const code = (error as NodeJS.ErrnoException).code;
       // The addresses already bound are let go, so that the process can exit with the error.
       await server.close(0);
-      if (given.length === 0 && address.kind === 'fd' && (code === 'EINVAL' || code === 'ENOTSOCK')) {
+      if (
+        given.length === 0 &&
+        address.kind === 'fd' &&
+        address.origin === 'inherited' &&
+        (code === 'EINVAL' || code === 'ENOTSOCK')
+      ) {
         throw new NoListenAddressError(`fd ${address.fd} is a socket but not a listening one`);
       }
       throw error;
