@@ -59,9 +59,15 @@ export function buildEnviron(
   }
   // One copy of the variables, which the quirks then edit in place (the caller's map is never changed).
   const environ: Record<string, unknown> = {};
+  // nginx's fastcgi_params send an empty CONTENT_TYPE and CONTENT_LENGTH with every GET, which the quirk
+  // dropEmptyContentVars deletes; a delete turns the environ into a V8 dictionary (every later store, and every
+  // read by the app, a hash lookup: ~2 µs per request). Unless a caller wants the quirk's note, they are left
+  // out while copying instead, which ends with the same keys.
+  const skipEmptyContent = options.onStep === undefined;
   for (const name in vars) {
     const value = vars[name];
     if (value === undefined) continue;
+    if (skipEmptyContent && value === '' && (name === 'CONTENT_TYPE' || name === 'CONTENT_LENGTH')) continue;
     // A variable literally named "__proto__" (FastCGI params may carry any name) stays a plain key.
     if (name === '__proto__')
       Object.defineProperty(environ, name, { value, enumerable: true, writable: true });

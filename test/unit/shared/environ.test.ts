@@ -133,6 +133,18 @@ describe('buildEnviron', () => {
     expect([...latin1ToBytes(environ.PATH_INFO)]).toEqual([...raw]);
   });
 
+  test('drops an empty CONTENT_TYPE and CONTENT_LENGTH with or without a note listener, keeping the key order', () => {
+    const vars = { ...BASE, CONTENT_TYPE: '', CONTENT_LENGTH: '', HTTP_HOST: 'h' };
+    const quiet = build(vars);
+    const noted = build(vars, { onStep: () => undefined });
+    expect(Object.hasOwn(quiet, 'CONTENT_TYPE') || Object.hasOwn(quiet, 'CONTENT_LENGTH')).toBe(false);
+    expect(Object.keys(quiet)).toEqual(Object.keys(noted));
+    expect(build({ ...vars, CONTENT_TYPE: 'text/plain', CONTENT_LENGTH: '0' })).toMatchObject({
+      CONTENT_TYPE: 'text/plain',
+      CONTENT_LENGTH: '0',
+    });
+  });
+
   test('applies the default quirks in their documented order and reports each one', () => {
     const notes: string[] = [];
     const environ = build(
