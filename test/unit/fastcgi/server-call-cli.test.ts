@@ -8,6 +8,7 @@ import { buildCallParams, parseCallArgs } from '../../../src/cli/call.js';
 import { createFastCgiServer, type FastCgiServer } from '../../../src/fastcgi/server.js';
 import type { Application } from '../../../src/shared/types.js';
 import { TSGI_BIN } from '../../helpers/fastcgi-process.js';
+import { freePort } from '../../helpers/servers.js';
 
 function paramsOf(args: string[], body?: string): Record<string, string> {
   const parsed = parseCallArgs(args);
@@ -144,10 +145,12 @@ describe('tsgi call against a listener', () => {
   });
 
   it('exits 1 with a one-line hint when nothing listens there', async () => {
-    const result = await run(['127.0.0.1:1', '/']);
+    // A port the kernel just handed out and took back: closed, unlike a fixed port another test may hold.
+    const port = await freePort();
+    const result = await run([`127.0.0.1:${port}`, '/']);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe(
-      'tsgi call: cannot connect to 127.0.0.1:1: ECONNREFUSED (hint: is tsgi fastcgi listening there?)\n',
+      `tsgi call: cannot connect to 127.0.0.1:${port}: ECONNREFUSED (hint: is tsgi fastcgi listening there?)\n`,
     );
   });
 });
