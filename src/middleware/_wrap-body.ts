@@ -13,6 +13,8 @@ export interface BodyHooks {
   recover?(error: unknown): readonly Uint8Array[] | undefined;
   /** Called once when the server closes the body (after the inner body's close()), however it ended. */
   close?(): void;
+  /** Asked before each step of the inner body: true ends this body and stops the inner one (its `return()`). */
+  stopWhen?(): boolean;
 }
 
 type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
@@ -52,6 +54,10 @@ export function wrapBody(body: Body, hooks: BodyHooks): Body {
           return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
         }
         while (!finished) {
+          if (hooks.stopWhen?.() === true) {
+            await stop();
+            break;
+          }
           let step: IteratorResult<Uint8Array>;
           try {
             step = await iterator.next();

@@ -1,45 +1,13 @@
 // head(): HEAD responses without a body, whatever the application produces for them.
 import type { Application, Body, Environ, StartResponse, Write } from '../shared/types.js';
-
-type AnyIterator = Iterator<Uint8Array> | AsyncIterator<Uint8Array>;
+import { wrapBody } from './_wrap-body.js';
 
 /**
  * A body that yields nothing and stops the application's body as soon as its head is known: a generator that
  * calls startResponse on its first step still gets that step, nothing more is produced for a HEAD.
  */
 export function discardBody(body: Body, headKnown: () => boolean): Body {
-  let iterator: AnyIterator | undefined;
-  let finished = false;
-  let closed = false;
-  const stop = async (): Promise<void> => {
-    if (finished || iterator === undefined) return;
-    finished = true;
-    await iterator.return?.();
-  };
-  return {
-    [Symbol.asyncIterator]: () => ({
-      async next(): Promise<IteratorResult<Uint8Array>> {
-        while (!finished && !headKnown()) {
-          const source = body as Partial<AsyncIterable<Uint8Array> & Iterable<Uint8Array>>;
-          iterator ??= (source[Symbol.asyncIterator]?.() ?? source[Symbol.iterator]?.()) as AnyIterator;
-          const step = await iterator.next();
-          if (step.done === true) finished = true;
-        }
-        await stop();
-        return { done: true, value: undefined };
-      },
-      async return(): Promise<IteratorResult<Uint8Array>> {
-        await stop();
-        return { done: true, value: undefined };
-      },
-    }),
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      await stop();
-      await body.close?.();
-    },
-  };
+  return wrapBody(body, { chunk: () => undefined, stopWhen: headKnown });
 }
 
 /**
