@@ -1,5 +1,9 @@
 // What every transport's conformance suite shares: a case's request as CGI variables, and the response check.
 import { expect } from 'vitest';
+import { buildEnviron } from '../../src/shared/environ.js';
+import { createInput, parseContentLength } from '../../src/shared/input.js';
+import { runApplication } from '../../src/shared/respond.js';
+import type { Application, Header } from '../../src/shared/types.js';
 import type { ConformanceCase, ConformanceExpect, ConformanceRequest } from './cases.js';
 
 const encoder = new TextEncoder();
@@ -8,6 +12,59 @@ const encoder = new TextEncoder();
 export function requestBody(request: ConformanceRequest): Uint8Array | undefined {
   if (request.body === undefined) return undefined;
   return typeof request.body === 'string' ? encoder.encode(request.body) : request.body;
+}
+
+/**
+ * The case as the bytes an HTTP/1.1 client sends to an app mounted at `/<app>`: one request, then
+ * `Connection: close`.
+ */
+export function requestBytes(testCase: ConformanceCase): Buffer {
+  const { request } = testCase;
+  const body = requestBody(request);
+  const target = `/${testCase.app}${request.path}${request.query ? `?${request.query}` : ''}`;
+  const lines = [`${request.method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
+  for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
+  const length = request.contentLength ?? body?.length;
+  if (length !== undefined) lines.push(`Content-Length: ${length}`);
+  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body ?? Buffer.alloc(0)]);
+}
+
+async function* chunksOf(body: Uint8Array): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < body.length; offset += 16384) yield body.subarray(offset, offset + 16384);
+}
+
+/**
+ * Runs `app` on the case in this process, through buildEnviron and the response driver (no transport), the body
+ * fed in 16 KiB chunks; what it sent, with everything it wrote to tsgi.errors.
+ */
+export async function runCaseInProcess(
+  app: Application,
+  testCase: ConformanceCase,
+  scriptName: string,
+): Promise<ObservedResponse & { errors: string }> {
+  const vars = caseVariables(testCase.request, scriptName);
+  const body = requestBody(testCase.request);
+  const input = createInput(body ? chunksOf(body) : undefined, {
+    contentLength: parseContentLength(vars.CONTENT_LENGTH),
+  });
+  let errors = '';
+  const environ = buildEnviron(vars, input, {
+    write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
+  });
+  let status = 0;
+  const headers: Record<string, string> = {};
+  const chunks: Uint8Array[] = [];
+  const outcome = await runApplication(app, environ, {
+    sendHead(line: string, list: readonly Header[]) {
+      status = Number(line.slice(0, 3));
+      for (const [name, value] of list) headers[name.toLowerCase()] = value;
+    },
+    write(chunk) {
+      chunks.push(chunk);
+    },
+    end() {},
+  });
+  return { status, headers, body: Buffer.concat(chunks), complete: outcome.ok, errors };
 }
 
 /** Percent-decodes a path into a latin1 string, byte for byte, as web servers build PATH_INFO. */

@@ -6,7 +6,7 @@ import type { Application } from '../../src/shared/types.js';
 import { headerValues, parseResponse, sendRaw, type RawResponse } from '../unit/http/raw-client.js';
 import * as apps from './apps.js';
 import { CASES, type AppName, type ConformanceCase } from './cases.js';
-import { checkResponse, requestBody, type ObservedResponse } from './expect.js';
+import { checkResponse, requestBytes, type ObservedResponse } from './expect.js';
 
 // Each app is mounted at /<name>, as a web server maps a script: the first path segment moves from PATH_INFO to
 // SCRIPT_NAME (wsgiref shift_path_info), so the table's {{SCRIPT_NAME}} is exercised with a real mount point.
@@ -20,18 +20,6 @@ const dispatch: Application = (environ, startResponse) => {
   };
   return (apps[name] as Application)(mounted, startResponse);
 };
-
-/** The case as the bytes an HTTP/1.1 client sends (one request, then `Connection: close`). */
-function requestBytes(testCase: ConformanceCase): Buffer {
-  const { request } = testCase;
-  const body = requestBody(request);
-  const target = `/${testCase.app}${request.path}${request.query ? `?${request.query}` : ''}`;
-  const lines = [`${request.method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
-  for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
-  const length = request.contentLength ?? body?.length;
-  if (length !== undefined) lines.push(`Content-Length: ${length}`);
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body ?? Buffer.alloc(0)]);
-}
 
 function observe(response: RawResponse, errors: string): ObservedResponse {
   const headers: Record<string, string> = {};

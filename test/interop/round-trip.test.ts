@@ -12,8 +12,8 @@ import { mount } from '../../src/middleware/mount.js';
 import type { Application } from '../../src/shared/types.js';
 import { collectErrors } from '../../src/testing/index.js';
 import * as apps from '../conformance/apps.js';
-import { CASES, type ConformanceCase } from '../conformance/cases.js';
-import { requestBody } from '../conformance/expect.js';
+import { CASES } from '../conformance/cases.js';
+import { requestBytes } from '../conformance/expect.js';
 import { parseResponse, sendRaw, type RawResponse } from '../unit/http/raw-client.js';
 
 // Every app of the table at /<name>, as the conformance suites mount them.
@@ -27,17 +27,6 @@ const table: Application = mount(
 
 // A client that claims more body than it sends can only stop by closing its side: no server answers it.
 const SKIPPED = new Set(['a CONTENT_LENGTH longer than the body makes reading fail with ERR_BODY_TRUNCATED']);
-
-function requestBytes(testCase: ConformanceCase): Buffer {
-  const { request } = testCase;
-  const body = requestBody(request);
-  const target = `/${testCase.app}${request.path}${request.query ? `?${request.query}` : ''}`;
-  const lines = [`${request.method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
-  for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
-  const length = request.contentLength ?? body?.length;
-  if (length !== undefined) lines.push(`Content-Length: ${length}`);
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body ?? Buffer.alloc(0)]);
-}
 
 // Date differs by the second it was sent; nothing else may differ between two node:http servers.
 const maskDate = (raw: Buffer): string => raw.toString('latin1').replace(/\r\nDate: [^\r]*/i, '\r\nDate: *');

@@ -5,16 +5,15 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectFastCgi, type FastCgiClient } from '../../../src/fastcgi/client.js';
 import { serve, type DevServer } from '../../../src/http/server.js';
 import { validate } from '../../../src/middleware/validate.js';
-import { buildEnviron } from '../../../src/shared/environ.js';
-import { createInput, parseContentLength } from '../../../src/shared/input.js';
-import { runApplication } from '../../../src/shared/respond.js';
-import type { Application, Header } from '../../../src/shared/types.js';
+import type { Application } from '../../../src/shared/types.js';
 import * as apps from '../../conformance/apps.js';
 import { CASES, type AppName, type ConformanceCase } from '../../conformance/cases.js';
 import {
   caseVariables,
   checkResponse,
   requestBody,
+  requestBytes,
+  runCaseInProcess,
   type ObservedResponse,
 } from '../../conformance/expect.js';
 import { startListener, type TestListener } from '../../helpers/fcgi-records.js';
@@ -31,42 +30,12 @@ function withoutErrors(testCase: ConformanceCase): ConformanceCase {
   return { ...testCase, expect };
 }
 
-async function* chunksOf(body: Uint8Array): AsyncGenerator<Uint8Array> {
-  for (let offset = 0; offset < body.length; offset += 16384) yield body.subarray(offset, offset + 16384);
-}
-
 describe('validate over the conformance table, through the response driver', () => {
   for (const testCase of CASES) {
     it(testCase.name, async () => {
-      const vars = caseVariables(testCase.request, '/app');
-      const body = requestBody(testCase.request);
-      const input = createInput(body ? chunksOf(body) : undefined, {
-        contentLength: parseContentLength(vars.CONTENT_LENGTH),
-      });
-      let errors = '';
-      const environ = buildEnviron(vars, input, {
-        write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
-      });
-      let status = 0;
-      const headers: Record<string, string> = {};
-      const chunks: Uint8Array[] = [];
-      const outcome = await runApplication(validate(apps[testCase.app] as Application), environ, {
-        sendHead(line: string, list: readonly Header[]) {
-          status = Number(line.slice(0, 3));
-          for (const [name, value] of list) headers[name.toLowerCase()] = value;
-        },
-        write(chunk) {
-          chunks.push(chunk);
-        },
-        end() {},
-      });
+      const app = validate(apps[testCase.app] as Application);
+      const { errors, ...observed } = await runCaseInProcess(app, testCase, '/app');
       expect(errors).not.toMatch(SERVER_RULE);
-      const observed: ObservedResponse = {
-        status,
-        headers,
-        body: Buffer.concat(chunks),
-        complete: outcome.ok,
-      };
       checkResponse(withoutErrors(testCase), observed, '/app');
     });
   }
@@ -105,18 +74,10 @@ describe('validate over the conformance table, through the development server (v
   // test/conformance/http.test.ts), so the case has no response to compare.
   for (const testCase of CASES.filter((c) => c.request.contentLength === undefined || requestFits(c))) {
     it(testCase.name, async () => {
-      const { request } = testCase;
-      const body = requestBody(request);
-      const target = `/${testCase.app}${request.path}${request.query ? `?${request.query}` : ''}`;
-      const lines = [`${request.method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
-      for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`${name}: ${value}`);
-      const length = request.contentLength ?? body?.length;
-      if (length !== undefined) lines.push(`Content-Length: ${length}`);
-      const bytes = Buffer.concat([
-        Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'),
-        body ?? Buffer.alloc(0),
-      ]);
-      const response = parseResponse(await sendRaw(server.port, bytes), request.method === 'HEAD');
+      const response = parseResponse(
+        await sendRaw(server.port, requestBytes(testCase)),
+        testCase.request.method === 'HEAD',
+      );
       await new Promise((resolve) => setTimeout(resolve, 20)); // close() and log lines may land just after
       expect(errors).not.toMatch(SERVER_RULE);
       const headers: Record<string, string> = {};
