@@ -1,5 +1,6 @@
 // The checks every FastCGI end-to-end suite runs through its web server, against the fastcgi-e2e.mjs app.
 import { createHash, randomBytes } from 'node:crypto';
+import { get as httpGet } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 
@@ -17,6 +18,32 @@ export async function getEnv(url: string, init?: RequestInit): Promise<EnvDump> 
   const text = await response.text();
   expect(response.status, text).toBe(200);
   return JSON.parse(text) as EnvDump;
+}
+
+/**
+ * GETs `url` on a connection of its own, closed after the response. fetch() would reuse kept-alive connections
+ * from earlier tests, and a web server that closes an idle one as the request goes out (Apache does when it
+ * retires the extra processes a burst made it start) makes the client fail with "other side closed": a race of
+ * HTTP keep-alive between client and web server, not a FastCGI failure.
+ */
+export function getEnvFresh(url: string): Promise<EnvDump> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { agent: false, headers: { Connection: 'close' } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        try {
+          expect(response.statusCode, text).toBe(200);
+          resolve(JSON.parse(text) as EnvDump);
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+  });
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -90,7 +117,9 @@ export function httpBattery({ base, scriptName }: BatteryOptions): void {
 
   it('answers 200 concurrent requests, each with its own environ', async () => {
     const answers = await Promise.all(
-      Array.from({ length: 200 }, (_, i) => getEnv(`${base()}/env?i=${i}`).then((env) => env.QUERY_STRING)),
+      Array.from({ length: 200 }, (_, i) =>
+        getEnvFresh(`${base()}/env?i=${i}`).then((env) => env.QUERY_STRING),
+      ),
     );
     expect(answers).toEqual(Array.from({ length: 200 }, (_, i) => `i=${i}`));
   });
