@@ -1,6 +1,7 @@
 // The validator's server-side checks of the environ: the shape of what a server passes to an application.
 import { isLatin1 } from '../../shared/encoding.js';
 import { isToken } from '../../shared/headers.js';
+import { decimalLength } from '../../shared/input.js';
 import type { Environ } from '../../shared/types.js';
 import { fail, show } from './report.js';
 
@@ -142,13 +143,17 @@ function checkServerVariables(env: Record<string, unknown>): void {
 }
 
 function checkContentVariables(env: Record<string, unknown>): void {
-  /// SPEC: [environ.content-length] `CONTENT_LENGTH`, when present, MUST be decimal digits. When there is no body
-  /// SPEC: it is absent: an empty `CONTENT_LENGTH` (nginx sends one) MUST be removed, not passed on.
+  /// SPEC: [environ.content-length] `CONTENT_LENGTH`, when present, MUST be decimal digits, at most 2^53 - 1
+  /// SPEC: (a byte count JavaScript holds exactly). When there is no body it is absent: an empty
+  /// SPEC: `CONTENT_LENGTH` (nginx sends one) MUST be removed, not passed on.
   if ('CONTENT_LENGTH' in env) {
     const length = env.CONTENT_LENGTH as string;
     if (length === '') fail('environ.content-length', `CONTENT_LENGTH is empty: delete the key (no body)`);
-    if (!/^\d+$/.test(length)) {
-      fail('environ.content-length', `CONTENT_LENGTH ${show(length)} must be decimal digits, or absent`);
+    if (decimalLength(length) === undefined) {
+      fail(
+        'environ.content-length',
+        `CONTENT_LENGTH ${show(length)} must be decimal digits, at most 2^53 - 1, or absent`,
+      );
     }
   }
 }

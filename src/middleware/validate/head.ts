@@ -1,6 +1,7 @@
 // The validator's checks of what an application passes to startResponse: status, headers and excInfo.
 import { HOP_BY_HOP_HEADERS, isBodilessStatus } from '../../shared/constants.js';
 import { isFieldValue, isToken } from '../../shared/headers.js';
+import { decimalLength } from '../../shared/input.js';
 import type { ErrorStream, Header } from '../../shared/types.js';
 import { fail, show, warn } from './report.js';
 
@@ -111,14 +112,16 @@ function checkHeadersForStatus(code: number, headers: readonly Header[]): Head {
     if (lower === 'content-type') contentTypes += 1;
     if (lower !== 'content-length') continue;
     lengths += 1;
-    /// SPEC: [headers.content-length] `Content-Length`, when set, MUST appear once and be decimal digits.
-    if (!/^\d+$/.test(value)) {
+    /// SPEC: [headers.content-length] `Content-Length`, when set, MUST appear once and be decimal digits, at most
+    /// SPEC: 2^53 - 1 (the response driver refuses anything else).
+    const length = decimalLength(value);
+    if (length === undefined) {
       fail(
         'headers.content-length',
-        `Content-Length ${show(value)} must be decimal digits (the body's byte count)`,
+        `Content-Length ${show(value)} must be decimal digits, at most 2^53 - 1 (the body's byte count)`,
       );
     }
-    contentLength = Number(value);
+    contentLength = length;
   }
   if (lengths > 1) fail('headers.content-length', `Content-Length appears ${lengths} times: send it once`);
   /// SPEC: [headers.content-type] `Content-Type` MUST appear at most once, and not at all with a 1xx, 204 or 304

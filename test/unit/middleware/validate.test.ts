@@ -198,7 +198,13 @@ describe('validate: the environ', () => {
       'a negative CONTENT_LENGTH',
       (e) => (e.CONTENT_LENGTH = '-1'),
       'environ.content-length',
-      'CONTENT_LENGTH "-1" must be decimal digits, or absent',
+      'CONTENT_LENGTH "-1" must be decimal digits, at most 2^53 - 1, or absent',
+    ],
+    [
+      'a CONTENT_LENGTH beyond 2^53 - 1, which no body parser counts exactly',
+      (e) => (e.CONTENT_LENGTH = '99999999999999999999'),
+      'environ.content-length',
+      'CONTENT_LENGTH "99999999999999999999" must be decimal digits, at most 2^53 - 1, or absent',
     ],
     [
       'tsgi.version [1, 1]',
@@ -405,6 +411,12 @@ describe('validate: startResponse, status and headers', () => {
       ['200 OK', [['Content-Length', '5 ']]],
       'headers.content-length',
       'Content-Length "5 " must be decimal digits',
+    ],
+    [
+      'a Content-Length beyond 2^53 - 1, which the response driver refuses',
+      ['200 OK', [['Content-Length', '99999999999999999999']]],
+      'headers.content-length',
+      'Content-Length "99999999999999999999" must be decimal digits, at most 2^53 - 1',
     ],
     [
       'two Content-Lengths',
