@@ -270,9 +270,13 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
     const stdinOpen = !this.stdinDone || this.stdin.buffered > 0;
     const dataOpen = this.data !== undefined && (!this.dataDone || this.data.buffered > 0);
     if (!stdinOpen && !dataOpen) return;
-    const error = new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`);
-    if (stdinOpen) this.stdin.fail(error);
-    if (dataOpen) this.data?.fail(error);
+    // Created only if the app reads again: a response sent before STDIN's empty record (an app that does not
+    // read its body, answered at once) is common, and an Error's stack would cost more than the request.
+    let error: RequestError | undefined;
+    const ended = (): RequestError =>
+      (error ??= new RequestError('ERR_REQUEST_ENDED', `tsgi fastcgi: request ${this.id} has ended`));
+    if (stdinOpen) this.stdin.fail(ended);
+    if (dataOpen) this.data?.fail(ended);
   }
 
   /** ResponseSink: the CGI head (`Status:` + headers) is queued and goes out with the first body bytes. */

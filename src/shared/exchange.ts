@@ -54,6 +54,8 @@ export class Exchange {
   #ended = false;
   #done = false;
   #tail: Promise<void> = Promise.resolve();
+  // Writes queued on #tail and not yet settled: while 0, a chunk may be sent at once (sendNow).
+  #queued = 0;
   #broken: { error: unknown } | undefined;
 
   constructor(environ: Environ, sink: ResponseSink, cancellation?: Cancellation) {
@@ -117,14 +119,70 @@ export class Exchange {
 
   /** Sends one body chunk in order with every other write; a failure sticks and fails the response. */
   send(chunk: unknown): Promise<void> {
-    const sent = this.#tail.then(() => this.#emit(chunk));
-    this.#tail = sent.then(undefined, (error: unknown) => {
+    return this.#queue(this.#tail.then(() => this.#emit(chunk)));
+  }
+
+  /**
+   * `send` without a promise when it can be done at once: nothing queued, the request not aborted, and the sink
+   * taking the head and the chunk synchronously (the common case: a small body, a socket that keeps up). Returns
+   * undefined when the chunk went out; otherwise the promise `send` would return. Throws what `send` rejects with.
+   */
+  sendNow(chunk: unknown): Promise<void> | undefined {
+    if (this.#queued > 0 || this.aborted) return this.send(chunk);
+    try {
+      this.#check(chunk);
+    } catch (error) {
       this.#broken ??= { error };
-    });
+      throw error;
+    }
+    if (chunk.byteLength === 0) return undefined;
+    let pending: void | Promise<void>;
+    try {
+      if (!this.#headersSent) {
+        this.#headersSent = true;
+        const head = this.#sink.sendHead(this.#status as string, this.#headers);
+        if (isThenable(head)) return this.#queue(this.#transport(() => head).then(() => this.#write(chunk)));
+      }
+      pending = this.#sink.write(chunk);
+    } catch (error) {
+      const failure = transportError(error);
+      this.#broken ??= { error: failure };
+      throw failure;
+    }
+    if (isThenable(pending)) {
+      const written = pending;
+      return this.#queue(this.#transport(() => written).then(() => this.#count(chunk)));
+    }
+    this.#count(chunk);
+    return undefined;
+  }
+
+  // Puts a send on #tail: later writes wait for it, and its failure sticks (#broken).
+  #queue(sent: Promise<void>): Promise<void> {
+    this.#queued++;
+    this.#tail = sent.then(
+      () => {
+        this.#queued--;
+      },
+      (error: unknown) => {
+        this.#queued--;
+        this.#broken ??= { error };
+      },
+    );
     return sent;
   }
 
-  async #emit(chunk: unknown): Promise<void> {
+  async #write(chunk: Uint8Array): Promise<void> {
+    await this.#transport(() => this.#sink.write(chunk));
+    this.#count(chunk);
+  }
+
+  #count(chunk: Uint8Array): void {
+    this.#bytes += chunk.byteLength;
+  }
+
+  // The rules a chunk must pass before anything is sent (ValidationError otherwise).
+  #check(chunk: unknown): asserts chunk is Uint8Array {
     if (this.#broken) throw this.#broken.error;
     if (this.#done) {
       throw new ValidationError(
@@ -139,16 +197,19 @@ export class Exchange {
         'tsgi: the body yielded a chunk before startResponse was called',
       );
     }
-    if (chunk.byteLength === 0) return;
     if (this.#declaredLength !== undefined && this.#bytes + chunk.byteLength > this.#declaredLength) {
       throw new ValidationError(
         'ERR_CONTENT_LENGTH_EXCEEDED',
         `tsgi: the body is longer than its Content-Length ${this.#declaredLength}; fix the header or the body`,
       );
     }
+  }
+
+  async #emit(chunk: unknown): Promise<void> {
+    this.#check(chunk);
+    if (chunk.byteLength === 0) return;
     await this.#sendHead();
-    await this.#transport(() => this.#sink.write(chunk));
-    this.#bytes += chunk.byteLength;
+    await this.#write(chunk);
   }
 
   async #sendHead(): Promise<void> {
@@ -162,16 +223,36 @@ export class Exchange {
     try {
       await this.guard(call());
     } catch (error) {
-      if (error instanceof Disconnect) throw error;
-      throw new Disconnect('ERR_TRANSPORT', 'tsgi: the transport failed while sending the response', {
-        cause: error,
-      });
+      throw transportError(error);
     }
+  }
+
+  /** `complete` without a promise when nothing is queued and the sink takes a head at once (undefined then). */
+  completeNow(): Promise<void> | undefined {
+    if (this.#queued > 0 || this.aborted) return this.complete();
+    this.#finish();
+    if (this.#headersSent) return undefined;
+    this.#headersSent = true;
+    let head: void | Promise<void>;
+    try {
+      head = this.#sink.sendHead(this.#status as string, this.#headers);
+    } catch (error) {
+      throw transportError(error);
+    }
+    if (!isThenable(head)) return undefined;
+    const sent = head;
+    return this.#transport(() => sent);
   }
 
   /** After the body: waits for pending writes, sends the head of an empty body, checks Content-Length. */
   async complete(): Promise<void> {
     await this.#tail;
+    this.#finish();
+    await this.#sendHead();
+  }
+
+  // The response is over: later writes fail; the rules an ended body must meet.
+  #finish(): void {
     this.#done = true;
     if (this.#broken) throw this.#broken.error;
     if (this.#status === undefined) {
@@ -188,7 +269,6 @@ export class Exchange {
         `tsgi: the body has ${this.#bytes} bytes but Content-Length says ${this.#declaredLength}; fix the header or the body`,
       );
     }
-    await this.#sendHead();
   }
 
   /**
@@ -299,7 +379,16 @@ function abortError(cancellation: Cancellation): Disconnect {
   });
 }
 
-function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+// A sink failure: the client is gone (a Disconnect: no error page, no log line).
+function transportError(error: unknown): Disconnect {
+  if (error instanceof Disconnect) return error;
+  return new Disconnect('ERR_TRANSPORT', 'tsgi: the transport failed while sending the response', {
+    cause: error,
+  });
+}
+
+/** True for a promise or any other object with a `then` method (what `await` would wait for). */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 

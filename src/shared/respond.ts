@@ -1,6 +1,6 @@
 // The response driver: runs one application for one request against a ResponseSink (PEP 3333, server side).
 import { ValidationError } from './errors.js';
-import { Disconnect, Exchange, type Cancellation } from './exchange.js';
+import { Disconnect, Exchange, isThenable, type Cancellation } from './exchange.js';
 import type { Application, Body, Environ, ResponseOutcome, ResponseSink } from './types.js';
 
 /** Options of `runApplication`. */
@@ -36,8 +36,12 @@ export async function runApplication(
 ): Promise<ResponseOutcome> {
   const exchange = new Exchange(environ, sink, options.cancellation);
   try {
-    await runBody(app, exchange);
-    await exchange.complete();
+    // Each step returns undefined when it finished at once: a hello app (an array body, a sink that keeps up)
+    // then costs no await until end(), instead of a dozen promise hops per request.
+    const running = runBody(app, exchange);
+    if (running !== undefined) await running;
+    const completing = exchange.completeNow();
+    if (completing !== undefined) await completing;
   } catch (error) {
     return exchange.fail(error, options.onError).catch(() => exchange.end(false, error));
   }
@@ -45,11 +49,34 @@ export async function runApplication(
 }
 
 // Calls the app, iterates its body, and closes the body exactly once whatever happened.
-async function runBody(app: Application, exchange: Exchange): Promise<void> {
-  const body = await awaitBody(app(exchange.environ, exchange.startResponse), exchange);
+function runBody(app: Application, exchange: Exchange): Promise<void> | undefined {
+  const result = app(exchange.environ, exchange.startResponse);
+  if (isThenable(result) || exchange.aborted) {
+    return awaitBody(result, exchange).then((body) => iterateAndClose(body, exchange));
+  }
+  return iterateAndClose(result, exchange);
+}
+
+// Undefined when the body was iterated to its end at once and has no close() to call.
+function iterateAndClose(body: unknown, exchange: Exchange): Promise<void> | undefined {
+  let iterating: Promise<void> | undefined;
+  try {
+    iterating = iterateBody(body, exchange);
+  } catch (error) {
+    iterating = Promise.reject(error);
+  }
+  if (iterating === undefined && !(isObject(body) && typeof body.close === 'function')) return undefined;
+  return closeAfter(body, iterating, exchange);
+}
+
+async function closeAfter(
+  body: unknown,
+  iterating: Promise<void> | undefined,
+  exchange: Exchange,
+): Promise<void> {
   let failure: { error: unknown } | undefined;
   try {
-    await iterateBody(body, exchange);
+    if (iterating !== undefined) await iterating;
   } catch (error) {
     failure = { error };
   }
@@ -107,24 +134,66 @@ function openIterator(body: unknown): Iterator<unknown> | AsyncIterator<unknown>
   );
 }
 
-// for-await over the body, with `return()` called exactly once when the loop stops before `done`.
-async function iterateBody(body: unknown, exchange: Exchange): Promise<void> {
+// The body's chunks to the exchange, synchronously while the iterator and the sink answer at once; at the first
+// promise the rest continues in iterateLater. Undefined when the body ended at once.
+function iterateBody(body: unknown, exchange: Exchange): Promise<void> | undefined {
   const iterator = openIterator(body);
   let pending = false;
   try {
+    while (!exchange.aborted) {
+      pending = true;
+      const step = iterator.next();
+      pending = false;
+      // An abort during next() (the app's own code ran) stops here, as the guarded wait of iterateLater does.
+      if (isThenable(step) || exchange.aborted) {
+        return iterateLater(iterator, exchange, isThenable(step) ? step : Promise.resolve(step), undefined);
+      }
+      if (step.done) return undefined;
+      const sent = exchange.sendNow(step.value);
+      if (sent !== undefined) return iterateLater(iterator, exchange, undefined, sent);
+    }
+    return iterateLater(iterator, exchange, undefined, undefined);
+  } catch (error) {
+    return stopIterator(iterator, exchange, error, pending);
+  }
+}
+
+// for-await over the rest of the body (from a pending next() or send), with `return()` called exactly once when
+// the loop stops before `done`.
+async function iterateLater(
+  iterator: Iterator<unknown> | AsyncIterator<unknown>,
+  exchange: Exchange,
+  next: PromiseLike<IteratorResult<unknown>> | undefined,
+  sent: Promise<void> | undefined,
+): Promise<void> {
+  let pending = false;
+  try {
+    if (sent !== undefined) await sent;
     while (true) {
       pending = true;
-      const step = await exchange.guard(iterator.next());
+      const step = await exchange.guard(next ?? iterator.next());
+      next = undefined;
       pending = false;
       if (step.done) return;
-      await exchange.send(step.value);
+      const sending = exchange.sendNow(step.value);
+      if (sending !== undefined) await sending;
     }
   } catch (error) {
-    // When an abort interrupted a pending next(), an async generator would queue return() behind it: don't wait.
-    const closing = new Promise((resolve) => resolve(iterator.return?.())).catch((closeError: unknown) => {
-      exchange.log(closeError, 'the body iterator return() failed');
-    });
-    if (!pending || !(error instanceof Disconnect)) await closing;
-    throw error;
+    return stopIterator(iterator, exchange, error, pending);
   }
+}
+
+// The loop stopped early: return() once, rethrow. When an abort interrupted a pending next(), an async
+// generator would queue return() behind it: don't wait.
+async function stopIterator(
+  iterator: Iterator<unknown> | AsyncIterator<unknown>,
+  exchange: Exchange,
+  error: unknown,
+  pending: boolean,
+): Promise<never> {
+  const closing = new Promise((resolve) => resolve(iterator.return?.())).catch((closeError: unknown) => {
+    exchange.log(closeError, 'the body iterator return() failed');
+  });
+  if (!pending || !(error instanceof Disconnect)) await closing;
+  throw error;
 }

@@ -435,3 +435,33 @@ describe('management records', () => {
     },
   );
 });
+
+describe('a response sent before the body ended', () => {
+  it('fails a later read of tsgi.input as truncated, caused by ERR_REQUEST_ENDED', async () => {
+    let late: Promise<unknown> | undefined;
+    const { port } = await listen((environ, start) => {
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      // Read only after the response went out (the driver ends it in this same turn).
+      late = new Promise((resolve) => setTimeout(resolve, 20)).then(() =>
+        environ['tsgi.input'].read().then(
+          () => 'read',
+          (error: { code?: string; cause?: { code?: string } }) => `${error.code} ${error.cause?.code}`,
+        ),
+      );
+      return [Buffer.from('early')];
+    });
+    const peer = await rawPeer(port);
+    // Everything up to the end of PARAMS; STDIN stays open, so the body has not ended when the app answers.
+    peer.socket.write(
+      Buffer.concat([
+        beginRequest(1),
+        record(4, 1, pairs(...Object.entries({ ...GET_VARS, REQUEST_METHOD: 'POST', CONTENT_LENGTH: '4' }))),
+        record(4, 1),
+      ]),
+    );
+    await peer.untilEnd(1);
+    expect(stdoutOf(parseRecords(peer.received()), 1).toString()).toContain('early');
+    expect(await late).toBe('ERR_BODY_TRUNCATED ERR_REQUEST_ENDED');
+    peer.socket.destroy();
+  });
+});

@@ -913,3 +913,150 @@ describe('runApplication: abort and back-pressure', () => {
     expect(outcome).toMatchObject({ ok: false, error: expect.objectContaining({ message: 'end failed' }) });
   });
 });
+
+// The driver sends at once when the sink answers synchronously and waits only when it returns a promise; the
+// wire must not depend on which happened.
+describe('runApplication: a sink that answers synchronously', () => {
+  function syncSink(asyncFrom = Infinity, throwOnWrite = false) {
+    const events: SinkEvent[] = [];
+    let writes = 0;
+    const sink: ResponseSink = {
+      sendHead(status, headers) {
+        events.push(['head', status, [...headers]]);
+      },
+      write(chunk) {
+        if (throwOnWrite) throw new Error('EPIPE');
+        events.push(['write', new TextDecoder().decode(chunk)]);
+        return ++writes >= asyncFrom ? new Promise((resolve) => setImmediate(resolve)) : undefined;
+      },
+      end(ok) {
+        events.push(['end', ok]);
+      },
+    };
+    return { sink, events };
+  }
+
+  const apps: Record<string, () => Application> = {
+    'an array with empty chunks first': () => (_e, start) => {
+      start(...OK);
+      return [bytes(''), bytes('a'), bytes('bc')];
+    },
+    'a Content-Length kept': () => (_e, start) => {
+      start('200 OK', [['Content-Length', '3']]);
+      return [bytes('ab'), bytes('c')];
+    },
+    'a body over its Content-Length': () => (_e, start) => {
+      start('200 OK', [['Content-Length', '2']]);
+      return [bytes('ab'), bytes('c')];
+    },
+    'a body over its Content-Length at the first chunk': () => (_e, start) => {
+      start('200 OK', [['Content-Length', '1']]);
+      return [bytes('ab')];
+    },
+    'a body short of its Content-Length': () => (_e, start) => {
+      start('200 OK', [['Content-Length', '5']]);
+      return [bytes('ab')];
+    },
+    'a string chunk after a good one': () => (_e, start) => {
+      start(...OK);
+      return [bytes('a'), 'b'] as unknown as Uint8Array[];
+    },
+    'write() before the body': () => (_e, start) => {
+      const write = start(...OK);
+      void write(bytes('w'));
+      return [bytes('x')];
+    },
+    'a generator': () => (_e, start) => {
+      start(...OK);
+      return (function* () {
+        yield bytes('g1');
+        yield bytes('g2');
+      })();
+    },
+    'no body': () => (_e, start) => {
+      start('204 No Content', []);
+      return [];
+    },
+  };
+
+  for (const [name, make] of Object.entries(apps)) {
+    test(`sends the same calls as with an asynchronous sink: ${name}`, async () => {
+      const sync = syncSink();
+      const syncOutcome = await runApplication(make(), environ(), sync.sink);
+      const recorder = recordingSink();
+      const asyncOutcome = await runApplication(make(), environ(), recorder.sink);
+      expect(sync.events).toEqual(recorder.events);
+      expect({ ...syncOutcome, error: undefined }).toEqual({ ...asyncOutcome, error: undefined });
+      expect((syncOutcome.error as { code?: string } | undefined)?.code).toBe(
+        (asyncOutcome.error as { code?: string } | undefined)?.code,
+      );
+    });
+  }
+
+  test('keeps order, Content-Length and close() when the sink starts answering with promises mid-body', async () => {
+    const { sink, events } = syncSink(2);
+    const { body, counts } = trackedBody([bytes('a'), bytes('b'), bytes('c'), bytes('d')]);
+    const outcome = await runApplication(
+      (_e, start) => {
+        start('200 OK', [['Content-Length', '4']]);
+        return body;
+      },
+      environ(),
+      sink,
+    );
+    expect(events).toEqual([
+      ['head', '200 OK', [['Content-Length', '4']]],
+      ['write', 'a'],
+      ['write', 'b'],
+      ['write', 'c'],
+      ['write', 'd'],
+      ['end', true],
+    ]);
+    expect(outcome).toMatchObject({ ok: true, bytes: 4, status: 200 });
+    expect(counts).toEqual({ next: 5, return: 0, close: 1 });
+  });
+
+  test('a chunk yielded by the next() that aborted the request is not written', async () => {
+    const { sink, events } = syncSink();
+    const controller = new AbortController();
+    const outcome = await runApplication(
+      (_e, start) => {
+        start(...OK);
+        return (function* () {
+          yield bytes('a');
+          controller.abort();
+          yield bytes('b');
+        })();
+      },
+      environ({ 'tsgi.signal': controller.signal }),
+      sink,
+    );
+    expect(events).toEqual([
+      ['head', ...OK],
+      ['write', 'a'],
+      ['end', false],
+    ]);
+    expect(outcome).toMatchObject({ ok: false, bytes: 1 });
+  });
+
+  test('a sink write that throws cuts the response off quietly and closes the body once', async () => {
+    const { sink, events } = syncSink(Infinity, true);
+    const { body, counts } = trackedBody([bytes('a'), bytes('b')]);
+    const env = environ();
+    const outcome = await runApplication(
+      (_e, start) => {
+        start(...OK);
+        return body;
+      },
+      env,
+      sink,
+    );
+    expect(events).toEqual([
+      ['head', ...OK],
+      ['end', false],
+    ]);
+    expect(outcome).toMatchObject({ ok: false, bytes: 0, headersSent: true });
+    expect(counts).toEqual({ next: 1, return: 1, close: 1 });
+    expect(env['tsgi.errors'].text).toBe('');
+  });
+});
