@@ -145,6 +145,17 @@ describe('buildEnviron', () => {
     });
   });
 
+  test('is a plain object whatever its size: Object.prototype, own enumerable keys, JSON-able', () => {
+    const headers = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`HTTP_X_${i}`, String(i)]));
+    const environ = build({ ...BASE, ...headers }, { extra: { 'tsgi.fastcgi.role': 'responder' } });
+    expect(Object.getPrototypeOf(environ)).toBe(Object.prototype);
+    expect(environ.constructor).toBe(Object);
+    expect(Object.keys(environ)).toEqual(
+      expect.arrayContaining(['HTTP_X_39', 'tsgi.fastcgi.role', 'tsgi.version']),
+    );
+    expect(JSON.parse(JSON.stringify({ ...environ, 'tsgi.input': null }))).toMatchObject({ HTTP_X_7: '7' });
+  });
+
   test('applies the default quirks in their documented order and reports each one', () => {
     const notes: string[] = [];
     const environ = build(
