@@ -7,7 +7,7 @@ import { RequestError } from '../shared/errors.js';
 import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
 import { parseStatus } from '../shared/headers.js';
 import { createInput, parseContentLength } from '../shared/input.js';
-import { runApplication } from '../shared/respond.js';
+import { LazyCancellation, runApplication } from '../shared/respond.js';
 import type { Application, ErrorStream, Header, ResponseOutcome, ResponseSink } from '../shared/types.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -211,7 +211,8 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
 
   return (req, res) => {
     const started = performance.now();
-    const abort = new AbortController();
+    // tsgi.signal is created only if read; the driver watches the cancellation itself.
+    const abort = new LazyCancellation();
     const sink = new NodeResponseSink(req, res, () => abort.abort());
     const remoteAddress = req.socket?.remoteAddress;
     const report = (outcome: ResponseOutcome, bytesSent = sink.bytesSent): void => {
@@ -247,6 +248,6 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
       report(outcome, outcome.bytes);
       return;
     }
-    void runApplication(app, environ, sink).then((outcome) => report(outcome));
+    void runApplication(app, environ, sink, { cancellation: abort }).then((outcome) => report(outcome));
   };
 }

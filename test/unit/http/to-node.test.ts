@@ -224,6 +224,28 @@ describe('toNodeHandler', () => {
     expect(errors.join('')).toContain('database gone');
   });
 
+  it('stops and closes the body of an app that never reads tsgi.signal when the client goes away', async () => {
+    const closed = gate();
+    let late: Environ | undefined;
+    const { port } = await listen((environ, startResponse) => {
+      startResponse('200 OK', [['Content-Type', 'text/plain']]);
+      late = environ;
+      const body = (async function* () {
+        for (let i = 0; ; i++) {
+          yield encode(`tick ${i}\n`);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      })();
+      return Object.assign(body, { close: () => closed.open() });
+    });
+    const res = await get(port, '/');
+    await new Promise((resolve) => res.once('data', resolve));
+    res.destroy();
+    await closed.promise;
+    // Created only now, the signal says what happened.
+    expect(late?.['tsgi.signal'].aborted).toBe(true);
+  });
+
   it('aborts tsgi.signal and closes the body when the client goes away mid-response', async () => {
     const aborted = gate<Environ>();
     const closed = gate();
