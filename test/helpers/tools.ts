@@ -27,3 +27,15 @@ export function hasTool(name: string, debianPackage: string): boolean {
   console.warn(`NOTICE: skipping tests that need ${message}`);
   return false;
 }
+
+/**
+ * True when the tests run as root (needed to chown sockets to the web server's user and to run servers that
+ * drop privileges). When not: under CI=true this throws (CI runs as root), elsewhere it prints a notice.
+ */
+export function isRoot(why: string): boolean {
+  if (process.getuid?.() === 0) return true;
+  const message = `not running as root, which ${why}`;
+  if (process.env.CI === 'true') throw new Error(`CI=true and ${message}`);
+  console.warn(`NOTICE: skipping tests: ${message}`);
+  return false;
+}
