@@ -3,7 +3,7 @@ import { buildEnviron } from '../shared/environ.js';
 import { RequestError } from '../shared/errors.js';
 import { formatCgiHead } from '../shared/headers.js';
 import { createInput, createInputQueue, parseContentLength, type InputQueue } from '../shared/input.js';
-import { runApplication, type Cancellation } from '../shared/respond.js';
+import { LazyCancellation, runApplication } from '../shared/respond.js';
 import type { Application, ErrorStream, Header, Input, ResponseSink } from '../shared/types.js';
 import type { FastCgiLimits } from './limits.js';
 import {
@@ -63,7 +63,7 @@ const BAD_REQUEST_HEADERS: readonly Header[] = [['Content-Type', 'text/plain; ch
  * STDIN (and DATA for the Filter role) to bounded input queues, and is the application's ResponseSink. Once it
  * has ended (END_REQUEST written, or the request aborted) it writes nothing more, whatever the app still does.
  */
-export class FastCgiRequest implements ResponseSink, Cancellation {
+export class FastCgiRequest implements ResponseSink {
   readonly id: number;
   readonly role: Role;
   readonly keepConn: boolean;
@@ -73,11 +73,8 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
   readonly beganAt: number;
   private readonly host: RequestHost;
   private params: ParamsDecoder | undefined;
-  // tsgi.signal is created only when read (an AbortSignal costs ~3 µs on Node 20); the driver watches the
-  // request itself through the Cancellation interface (aborted, reason, subscribe).
-  private controller: AbortController | undefined;
-  private abortReason: Error | undefined;
-  private abortListeners: (() => void)[] | undefined;
+  // tsgi.signal is created only when read (an AbortSignal costs ~3 µs on Node 20); the driver watches this.
+  private readonly cancellation = new LazyCancellation();
   private readonly stdin: InputQueue;
   private readonly data: InputQueue | undefined;
   private stdinDone = false;
@@ -110,36 +107,6 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
   get isEnded(): boolean {
     return this.ended;
   }
-
-  /** Cancellation: true once the request was aborted (FCGI_ABORT_REQUEST, connection closed, shutdown). */
-  get aborted(): boolean {
-    return this.abortReason !== undefined;
-  }
-
-  /** Cancellation: why the request was aborted. */
-  get reason(): unknown {
-    return this.abortReason;
-  }
-
-  /** Cancellation: `listener` runs once when the request is aborted; the returned function removes it. */
-  subscribe(listener: () => void): () => void {
-    if (this.abortReason !== undefined) return () => undefined;
-    const listeners = (this.abortListeners ??= []);
-    listeners.push(listener);
-    return () => {
-      const at = listeners.indexOf(listener);
-      if (at >= 0) listeners.splice(at, 1);
-    };
-  }
-
-  // tsgi.signal, created on first read (already aborted when the request was aborted before).
-  private readonly signal = (): AbortSignal => {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  };
 
   /** One FCGI_PARAMS record; the empty one starts the application. Throws ProtocolError past the limit. */
   onParams(content: Uint8Array): void {
@@ -176,13 +143,7 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
       'ERR_REQUEST_ABORTED',
       `tsgi fastcgi: request ${this.id} aborted (${reason})`,
     );
-    if (this.abortReason === undefined) {
-      this.abortReason = error;
-      this.controller?.abort(error);
-      const listeners = this.abortListeners;
-      this.abortListeners = undefined;
-      if (listeners !== undefined) for (const listener of listeners) listener();
-    }
+    this.cancellation.abort(error);
     this.stdin.fail(error);
     this.data?.fail(error);
     if (this.ended) return;
@@ -235,7 +196,7 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
       environ = buildEnviron(vars, input, errors, {
         multithread: false,
         multiprocess: this.host.multiprocess,
-        signal: this.signal,
+        signal: this.cancellation.signal,
         inputTerminated: true,
         extra,
       });
@@ -243,7 +204,7 @@ export class FastCgiRequest implements ResponseSink, Cancellation {
       return this.refuse(error);
     }
     this.running = true;
-    void runApplication(this.host.app, environ, this, { cancellation: this }).then(() => {
+    void runApplication(this.host.app, environ, this, { cancellation: this.cancellation }).then(() => {
       this.running = false;
       if (!this.ended) this.end(false);
       this.releaseInputs();

@@ -4,35 +4,12 @@ import { RequestError, TsgiError, ValidationError } from './errors.js';
 import { normalizeStatus, parseStatus, validateHeaders } from './headers.js';
 import { decimalLength } from './input.js';
 import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
+import { signalCancellation, type Cancellation } from './cancellation.js';
+
+export type { Cancellation } from './cancellation.js';
 
 /** A failure of the transport (sink) or an abort: the client is gone, so no error page and no log line. */
 export class Disconnect extends TsgiError {}
-
-/**
- * How the driver learns that its request was cancelled: `tsgi.signal` itself, or a front end's cheaper view of
- * the same state (see `RunOptions.cancellation`), which spares creating the signal when the app never reads it.
- */
-export interface Cancellation {
-  readonly aborted: boolean;
-  readonly reason: unknown;
-  /** Calls `listener` once when the request is cancelled; returns the function that removes it. */
-  subscribe(listener: () => void): () => void;
-}
-
-function signalCancellation(signal: AbortSignal): Cancellation {
-  return {
-    get aborted() {
-      return signal.aborted;
-    },
-    get reason() {
-      return signal.reason as unknown;
-    },
-    subscribe(listener) {
-      signal.addEventListener('abort', listener, { once: true });
-      return () => signal.removeEventListener('abort', listener);
-    },
-  };
-}
 
 /** Reports the error that ended a response badly (see `RunOptions.onError`). */
 export type ErrorHook = (error: unknown, environ: Environ) => void;

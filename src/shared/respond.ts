@@ -1,6 +1,7 @@
 // The response driver: runs one application for one request against a ResponseSink (PEP 3333, server side).
 import { ValidationError } from './errors.js';
-import { Disconnect, Exchange, isThenable, type Cancellation } from './exchange.js';
+import type { Cancellation } from './cancellation.js';
+import { Disconnect, Exchange, isThenable } from './exchange.js';
 import type { Application, Body, Environ, ResponseOutcome, ResponseSink } from './types.js';
 
 /** Options of `runApplication`. */
@@ -18,7 +19,8 @@ export interface RunOptions {
   cancellation?: Cancellation;
 }
 
-export type { Cancellation } from './exchange.js';
+export type { Cancellation } from './cancellation.js';
+export { LazyCancellation } from './cancellation.js';
 
 /**
  * Runs `app` for one request and hands the response to `sink`. Enforces PEP 3333's server rules: startResponse
@@ -196,54 +198,4 @@ async function stopIterator(
   });
   if (!pending || !(error instanceof Disconnect)) await closing;
   throw error;
-}
-
-/**
- * A request's cancellation for front ends, with `tsgi.signal` created only when read: pass `signal` as the
- * environ's lazy signal and the object itself as `RunOptions.cancellation`. An AbortController costs ~3 µs on
- * Node 20, more than the rest of a small response; most apps never read the signal.
- */
-export class LazyCancellation implements Cancellation {
-  #controller: AbortController | undefined;
-  #reason: unknown;
-  #aborted = false;
-  #listeners: (() => void)[] | undefined;
-
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
-  get reason(): unknown {
-    return this.#reason;
-  }
-
-  /** `tsgi.signal`, created on first call (already aborted when the request was cancelled before). */
-  readonly signal = (): AbortSignal => {
-    if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort(this.#reason);
-    }
-    return this.#controller.signal;
-  };
-
-  subscribe(listener: () => void): () => void {
-    if (this.#aborted) return () => undefined;
-    const listeners = (this.#listeners ??= []);
-    listeners.push(listener);
-    return () => {
-      const at = listeners.indexOf(listener);
-      if (at >= 0) listeners.splice(at, 1);
-    };
-  }
-
-  /** Cancels the request once: the signal (if created) aborts with `reason`, then each listener runs. */
-  abort(reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
-    if (this.#aborted) return;
-    this.#aborted = true;
-    this.#reason = reason;
-    this.#controller?.abort(reason);
-    const listeners = this.#listeners;
-    this.#listeners = undefined;
-    if (listeners !== undefined) for (const listener of listeners) listener();
-  }
 }
