@@ -4,6 +4,11 @@ import { CliError } from './cli-error.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
 
+/** What parseArgs returns for these options (named, so that the .d.ts build can write the type down). */
+export type ParsedFlags<O extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: boolean }>
+>;
+
 /**
  * Parses `args` strictly against `options` (unknown flags and missing values are errors, as in every tsgi
  * subcommand). A refusal becomes a CliError: parseArgs' first sentence ("unknown option '--foo'"), lower-cased,
@@ -14,7 +19,7 @@ export function parseFlags<const O extends FlagOptions>(
   options: O,
   usageHint: string,
   { allowPositionals = true }: { allowPositionals?: boolean } = {},
-) {
+): ParsedFlags<O> {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals });
   } catch (error) {
