@@ -1,7 +1,8 @@
 // `tsgi call ADDR PATH`: one request to a FastCGI listener, printed like `curl -i` (a smoke test, no web server).
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
+import { parseFlags } from './parse-flags.js';
+import { isToken } from '../shared/headers.js';
 import type { Command } from './main.js';
 
 const HELP = `usage: tsgi call ADDR [-X METHOD] [-H 'Name: value']... [-d DATA|@FILE] PATH[?QUERY]
@@ -37,29 +38,21 @@ export interface CallArgs {
 
 /** The flags, ADDR and PATH, or a one-line CliError. */
 export function parseCallArgs(args: string[]): CallArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        request: { type: 'string', short: 'X' },
-        header: { type: 'string', short: 'H', multiple: true },
-        data: { type: 'string', short: 'd' },
-        'script-name': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      request: { type: 'string', short: 'X' },
+      header: { type: 'string', short: 'H', multiple: true },
+      data: { type: 'string', short: 'd' },
+      'script-name': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+  );
   if (positionals.length > 2) throw new CliError(`unexpected argument '${positionals[2]}'`, USAGE_HINT);
   const headers = (values.header ?? []).map((line): [string, string] => {
     const colon = line.indexOf(':');
-    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.slice(0, colon)))
+    if (colon <= 0 || !isToken(line.slice(0, colon)))
       throw new CliError(`bad header '${line}'`, "write it as -H 'Name: value'");
     return [line.slice(0, colon), line.slice(colon + 1).trim()];
   });

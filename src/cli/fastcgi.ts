@@ -1,6 +1,6 @@
 // `tsgi fastcgi APP`: the FastCGI listener for nginx, Apache and lighttpd (TCP, unix socket, fd 0, systemd).
-import { parseArgs } from 'node:util';
 import { CliError } from './cli-error.js';
+import { parseFlags } from './parse-flags.js';
 import type { Command } from './main.js';
 
 const HELP = `usage: tsgi fastcgi APP [--listen ADDR]... [--workers N] [options]
@@ -78,35 +78,27 @@ function seconds(name: string, text: string | undefined): number | undefined {
 
 /** The flags and APP, or a one-line CliError. */
 export function parseFastCgiArgs(args: string[]): FastCgiArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        listen: { type: 'string', short: 'l', multiple: true },
-        workers: { type: 'string', short: 'w' },
-        'socket-mode': { type: 'string' },
-        'socket-owner': { type: 'string' },
-        'socket-group': { type: 'string' },
-        'web-server-addrs': { type: 'string' },
-        'max-connections': { type: 'string' },
-        'max-requests': { type: 'string' },
-        'max-requests-per-connection': { type: 'string' },
-        'max-params-bytes': { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        'shutdown-timeout': { type: 'string' },
-        // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
-        'no-multiplex': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (error) {
-    const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), USAGE_HINT);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseFlags(
+    args,
+    {
+      listen: { type: 'string', short: 'l', multiple: true },
+      workers: { type: 'string', short: 'w' },
+      'socket-mode': { type: 'string' },
+      'socket-owner': { type: 'string' },
+      'socket-group': { type: 'string' },
+      'web-server-addrs': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-requests': { type: 'string' },
+      'max-requests-per-connection': { type: 'string' },
+      'max-params-bytes': { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
+      // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
+      'no-multiplex': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    USAGE_HINT,
+  );
   if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, USAGE_HINT);
   let socketMode: number | undefined;
   if (values['socket-mode'] !== undefined) {
