@@ -56,7 +56,7 @@ export const command: Command = {
     if (spec === undefined) throw new CliError('missing APP', USAGE_HINT);
     if (extra !== undefined) throw new CliError(`unexpected argument '${extra}'`, USAGE_HINT);
     const { RunMode, decideRunMode, formatRunMode, modeOverride } = await import('../deploy/run-mode.js');
-    const { probeStdin } = await import('../deploy/stdin-probe.js');
+    const { probeStdin } = await import('../shared/stdin-probe.js');
     let decision;
     try {
       decision = decideRunMode({

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Application } from '../shared/types.js';
 import { AppShapeError, servedAs, toApplication, type DetectedApp } from './detect-app.js';
 import { RunMode, decideRunMode, formatRunMode, modeOverride, type RunModeDecision } from './run-mode.js';
-import { probeStdin } from './stdin-probe.js';
+import { probeStdin } from '../shared/stdin-probe.js';
 
 type CgiModule = typeof import('../cgi/index.js');
 type FastCgiModule = typeof import('../fastcgi/index.js');
