@@ -82,14 +82,27 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   } else {
     throw new CliError(`APP '${path}' is not a .js, .mjs, .cjs, .ts, .mts or .tsx file`, APP_HINT);
   }
+  return appFromModule(module, exportName, path);
+}
+
+/**
+ * The tsgi application that `module` exports as `exportName`, or a one-line CliError naming what was found
+ * (`label` is how the user named the module). The one export-shape rule: `loadApp` and the script directories
+ * (src/scripts-dir) both resolve through it.
+ */
+export function appFromModule(
+  module: Record<string, unknown>,
+  exportName: string,
+  label: string,
+): Application {
   const app = module[exportName];
   if (typeof app !== 'function') {
     const found = exportName in module ? `a ${app === null ? 'null' : typeof app}` : 'nothing';
     const exports = Object.keys(module).filter((name) => typeof module[name] === 'function');
     throw new CliError(
-      `${path} exports ${found} as '${exportName}', not a tsgi application`,
+      `${label} exports ${found} as '${exportName}', not a tsgi application`,
       exports.length > 0 && exportName === 'default'
-        ? `it exports ${exports.map((name) => `'${name}'`).join(', ')}: pick one with ${path}#${exports[0]}`
+        ? `it exports ${exports.map((name) => `'${name}'`).join(', ')}: pick one with ${label}#${exports[0]}`
         : `export default function app(environ, startResponse) { … }`,
     );
   }
