@@ -1,5 +1,6 @@
 // `--scripts ROOT` and `--cgi-bin DIR`: the flags `tsgi fastcgi` and `tsgi serve` share to serve a directory
 // instead of one APP (issue 12). Each front end spreads SCRIPT_FLAGS into its parser and calls resolveApp.
+import type { DetectedApp } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 import { CliError } from './cli-error.js';
 
@@ -19,6 +20,9 @@ export const SCRIPT_FLAGS_HELP = `instead of APP, a directory (the request's SCR
   --cgi-bin DIR           run the executable under DIR per request as a CGI program (RFC 3875)
   --cgi-timeout SECONDS   kill a CGI program running longer (default 60; 504 before its head)
 `;
+
+// A directory is a tsgi application of its own; each script's export shape is detected as it loads.
+const DIRECTORY: DetectedApp = { kind: 'tsgi', label: 'tsgi application' };
 
 /** The values parseArgs gives for SCRIPT_FLAGS. */
 export interface ScriptFlagValues {
@@ -63,7 +67,7 @@ export async function resolveApp(
   spec: string | undefined,
   values: ScriptFlagValues,
   hint: string,
-): Promise<Application> {
+): Promise<{ app: Application; detected: DetectedApp }> {
   describeTarget(spec, values, hint);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const directory = values.scripts ?? values['cgi-bin'];
@@ -74,20 +78,22 @@ export async function resolveApp(
   }
   if (values.scripts !== undefined) {
     const { fromScripts } = await import('../scripts-dir/index.js');
-    return fromScripts(values.scripts, {
+    const app = fromScripts(values.scripts, {
       revalidateMs: whole('revalidate', values.revalidate, 0, hint),
       maxScripts: whole('max-scripts', values['max-scripts'], 1, hint),
       log,
     });
+    return { app, detected: DIRECTORY };
   }
   if (values['cgi-bin'] !== undefined) {
     const { fromCgiBin } = await import('../cgi-host/index.js');
     const seconds = values['cgi-timeout'] === undefined ? undefined : Number(values['cgi-timeout']);
-    return fromCgiBin(values['cgi-bin'], {
+    const app = fromCgiBin(values['cgi-bin'], {
       timeoutMs: seconds === undefined ? undefined : Math.round(seconds * 1000),
       log,
     });
+    return { app, detected: DIRECTORY };
   }
-  const { loadApp } = await import('./load-app.js');
-  return loadApp(spec!);
+  const { loadDetectedApp } = await import('./load-app.js');
+  return loadDetectedApp(spec!);
 }

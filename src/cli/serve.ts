@@ -1,4 +1,5 @@
 // `tsgi serve APP`: the development server on node:http, with the validator on (as rackup and plackup do).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
@@ -24,6 +25,8 @@ examples:
   tsgi serve examples/hello.ts
   tsgi serve app.ts#api --host 0.0.0.0 --port 8080 --no-validate
   tsgi serve --scripts ./www          (http://127.0.0.1:8000/hello.ts/users/7 runs www/hello.ts)
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi serve --help' for usage";
@@ -135,7 +138,7 @@ export const command: Command = {
       options.directory,
       'usage: tsgi serve APP [--host H] [--port N]',
     );
-    const app = await resolveApp(options.spec, options.directory, USAGE_HINT);
+    const { app, detected } = await resolveApp(options.spec, options.directory, USAGE_HINT);
     const { serve } = await import('../http/server.js');
     const host = options.host ?? '127.0.0.1';
     const server = await serve(app, { host, port: options.port, validate: options.validate }).catch(
@@ -144,7 +147,9 @@ export const command: Command = {
       },
     );
     const validator = options.validate ? 'validator on' : 'validator off';
-    process.stdout.write(`tsgi serve: ${target} on ${server.url} (${validator}; Ctrl-C to stop)\n`);
+    const { describeDetected } = await import('../deploy/detect-app.js');
+    const kind = detected.adapter === undefined ? '' : `${describeDetected(detected)}; `;
+    process.stdout.write(`tsgi serve: ${target} on ${server.url} (${kind}${validator}; Ctrl-C to stop)\n`);
     await closeOnSignal(server.close);
     // Closed and flushed; an app's own timer or pool (or esbuild's service, when APP was transpiled) must not
     // keep the process alive after a Ctrl-C. Unref'd, so a process with nothing left exits without waiting.

@@ -1,8 +1,8 @@
 // Loading one script of a script directory, and knowing when it must be loaded again.
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { appFromModule } from '../cli/load-app.js';
 import { transpiledModule, type InputStamp } from '../cli/transpile-cache.js';
+import { toApplication } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 
 /** A script ready to serve, and the files (with their mtime and size) its module was built from. */
@@ -82,7 +82,8 @@ export async function loadScript(root: string, file: string): Promise<ScriptVers
   }
   try {
     const module = (await import(`${url}?v=${fnv1a(JSON.stringify(stamps))}`)) as Record<string, unknown>;
-    const app = await appFromModule(module, 'default', name);
+    // Any export shape APP may have (a tsgi app, Express, Koa, Fastify, Hono, `{ fetch }`: issue 13).
+    const { app } = await toApplication(module.default, `${name}'s default export`);
     return { app, stamps };
   } catch (error) {
     const message = (error as Error).message?.split('\n')[0] ?? String(error);

@@ -26,7 +26,7 @@ describe('fromCgi', () => {
       'echo.sh',
       `printf 'Status: 201 Made\\r\\nContent-Type: text/plain\\r\\nX-Gw: %s\\r\\nConnection: close\\r\\n\\r\\n' "$GATEWAY_INTERFACE"
 echo "$REQUEST_METHOD $SCRIPT_NAME $PATH_INFO $QUERY_STRING $CONTENT_LENGTH $HTTP_X_A [$HTTP_PROXY] $PWD"
-cat; echo warn >&2`,
+echo warn >&2; cat`,
     );
     const environ = createTestEnviron({
       REQUEST_METHOD: 'POST',

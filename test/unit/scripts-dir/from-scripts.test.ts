@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromScripts } from '../../../src/scripts-dir/index.js';
 import { callApp, createTestEnviron } from '../../../src/testing/index.js';
@@ -29,6 +30,8 @@ beforeAll(() => {
   root = join(base, 'www');
   mkdirSync(join(root, 'lib'), { recursive: true });
   mkdirSync(join(root, '.git'));
+  // Bare imports resolve from the script's directory, as Node does: give the temp root this checkout's packages.
+  symlinkSync(fileURLToPath(new URL('../../../node_modules', import.meta.url)), join(base, 'node_modules'));
   write('lib/suffix.ts', "export const suffix = '!';\n");
   write('hello.ts', hello('hello'));
   write('plain.mjs', "export default (e, sr) => { sr('200 OK', []); return [Buffer.from('mjs')]; };\n");
@@ -37,6 +40,7 @@ beforeAll(() => {
   write('notapp.mjs', 'export default 42;\n');
   write('open.ts', hello('open'), 0o666);
   write('readme.txt', 'text');
+  write('hono.ts', "import { Hono } from 'hono';\nconst app = new Hono();\napp.get('*', (c) => c.text('hono ' + c.req.path));\nexport default app;\n");
   write('.hidden.ts', hello('hidden'));
   write('.git/config.ts', hello('git'));
   writeFileSync(join(base, 'outside.ts'), hello('outside'));
@@ -69,6 +73,15 @@ describe('fromScripts', () => {
     );
     expect(response.text).toBe('hello /s/hello.ts /a/b!');
     expect((await callApp(app(), createTestEnviron({ PATH_INFO: '/lib' }))).statusCode).toBe(404);
+  });
+
+  it('serves any export shape the loader detects (a bare Hono app)', async () => {
+    const environ = createTestEnviron({
+      SCRIPT_FILENAME: join(root, 'hono.ts'),
+      SCRIPT_NAME: '/hono.ts',
+      PATH_INFO: '/users/7',
+    });
+    expect((await callApp(app(), environ)).text).toBe('hono /users/7');
   });
 
   it('serves .mjs, and a symlink that stays inside the root', async () => {
