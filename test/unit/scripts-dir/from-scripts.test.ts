@@ -40,7 +40,10 @@ beforeAll(() => {
   write('notapp.mjs', 'export default 42;\n');
   write('open.ts', hello('open'), 0o666);
   write('readme.txt', 'text');
-  write('hono.ts', "import { Hono } from 'hono';\nconst app = new Hono();\napp.get('*', (c) => c.text('hono ' + c.req.path));\nexport default app;\n");
+  write(
+    'hono.ts',
+    "import { Hono } from 'hono';\nconst app = new Hono();\napp.get('*', (c) => c.text('hono ' + c.req.path));\nexport default app;\n",
+  );
   write('.hidden.ts', hello('hidden'));
   write('.git/config.ts', hello('git'));
   writeFileSync(join(base, 'outside.ts'), hello('outside'));
