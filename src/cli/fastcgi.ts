@@ -1,4 +1,5 @@
 // `tsgi fastcgi APP`: the FastCGI listener for nginx, Apache and lighttpd (TCP, unix socket, fd 0, systemd).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import { parseFlags } from './parse-flags.js';
 import type { Command } from './main.js';
@@ -37,6 +38,8 @@ examples:
   tsgi fastcgi app.ts --listen 127.0.0.1:9000
   tsgi fastcgi app.ts --listen unix:/run/tsgi/app.sock --socket-group www-data --workers 2
   spawn-fcgi -n -a 127.0.0.1 -p 9000 -- /usr/bin/node node_modules/.bin/tsgi fastcgi app.ts
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi fastcgi --help' for usage";
@@ -169,12 +172,12 @@ export const command: Command = {
         'comma-separated IP addresses or subnets, e.g. 127.0.0.1,::1',
       );
     }
-    const { loadApp } = await import('./load-app.js');
+    const { loadDetectedApp } = await import('./load-app.js');
     // Loaded in a --workers primary too, which never calls it: a broken APP then fails here with one line,
     // instead of in every worker the primary would keep restarting.
-    let app;
+    let app, detected;
     try {
-      app = await loadApp(options.spec);
+      ({ app, detected } = await loadDetectedApp(options.spec));
     } catch (error) {
       // In a --workers worker the IPC channel would keep this process alive after the error: let go of it, so
       // the worker exits (status 1) and the primary counts a failed start.
@@ -189,6 +192,8 @@ export const command: Command = {
       throw error;
     }
     const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
+    const { servedAs } = await import('../deploy/detect-app.js');
+    const served = servedAs(detected);
     const limits = {
       ...(options.maxParamsBytes !== undefined ? { maxParamsBytes: options.maxParamsBytes } : {}),
       ...(options.maxRequestsPerConnection !== undefined
@@ -210,6 +215,15 @@ export const command: Command = {
         multiplex: options.multiplex,
         limits,
         shutdownTimeoutMs: options.shutdownTimeoutMs,
+        // The start line says what APP was detected as (issue 13), so a wrong guess shows in the log.
+        ...(served === ''
+          ? {}
+          : {
+              log: (line: string) =>
+                process.stderr.write(
+                  line.startsWith('tsgi fastcgi: listening') ? `${line}${served}\n` : `${line}\n`,
+                ),
+            }),
       });
     } catch (error) {
       if (error instanceof NoListenAddressError) {

@@ -1,4 +1,5 @@
 // `tsgi serve APP`: the development server on node:http, with the validator on (as rackup and plackup do).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
@@ -21,6 +22,8 @@ options:
 examples:
   tsgi serve examples/hello.ts
   tsgi serve app.ts#api --host 0.0.0.0 --port 8080 --no-validate
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi serve --help' for usage";
@@ -125,8 +128,8 @@ export const command: Command = {
     }
     if (options.spec === undefined)
       throw new CliError('missing APP', 'usage: tsgi serve APP [--host H] [--port N]');
-    const { loadApp } = await import('./load-app.js');
-    const app = await loadApp(options.spec);
+    const { loadDetectedApp } = await import('./load-app.js');
+    const { app, detected } = await loadDetectedApp(options.spec);
     const { serve } = await import('../http/server.js');
     const host = options.host ?? '127.0.0.1';
     const server = await serve(app, { host, port: options.port, validate: options.validate }).catch(
@@ -135,7 +138,11 @@ export const command: Command = {
       },
     );
     const validator = options.validate ? 'validator on' : 'validator off';
-    process.stdout.write(`tsgi serve: ${options.spec} on ${server.url} (${validator}; Ctrl-C to stop)\n`);
+    const { describeDetected } = await import('../deploy/detect-app.js');
+    const kind = detected.adapter === undefined ? '' : `${describeDetected(detected)}; `;
+    process.stdout.write(
+      `tsgi serve: ${options.spec} on ${server.url} (${kind}${validator}; Ctrl-C to stop)\n`,
+    );
     await closeOnSignal(server.close);
     // Closed and flushed; an app's own timer or pool (or esbuild's service, when APP was transpiled) must not
     // keep the process alive after a Ctrl-C. Unref'd, so a process with nothing left exits without waiting.
