@@ -2,7 +2,7 @@
 # Installs the real web servers and tools the end-to-end tests and benchmarks drive, from Debian's packages.
 # Needs root (CI runs as root). Without root it says what to run and exits non-zero.
 set -euo pipefail
-PACKAGES=(nginx apache2 libapache2-mod-fcgid lighttpd libfcgi-bin spawn-fcgi php-fpm wrk hyperfine curl)
+PACKAGES=(nginx apache2 libapache2-mod-fcgid lighttpd libfcgi-bin spawn-fcgi php-fpm wrk hyperfine curl busybox)
 if [ "$(id -u)" != 0 ]; then
   echo "install-servers: not root; run: sudo apt-get update && sudo apt-get install -y ${PACKAGES[*]}" >&2
   exit 1

@@ -2,3 +2,5 @@
 export { runCgi, EXIT_CUT_OFF, type CgiOptions } from './runner.js';
 export { removeHttpoxy } from './httpoxy.js';
 export { readRequestVariables } from './environ-bytes.js';
+export { startCgi, type CgiStartOptions } from './start.js';
+export { captureStdout, type CapturedStdout } from './capture-stdout.js';
