@@ -1,4 +1,5 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
 import { startCgi } from '../cgi/start.js';
 import { CliError } from './cli-error.js';
@@ -19,6 +20,8 @@ with one line on stderr.
 example (a cgi-bin wrapper script, executable by the web server's user):
   #!/bin/sh
   exec /usr/bin/node /srv/app/node_modules/tsgi/bin/tsgi.js cgi /srv/app/app.ts
+
+${APP_SHAPES_HELP}
 `;
 
 /**

@@ -2,8 +2,9 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Application } from '../shared/types.js';
+import { AppShapeError, servedAs, toApplication, type DetectedApp } from './detect-app.js';
 import { RunMode, decideRunMode, formatRunMode, modeOverride, type RunModeDecision } from './run-mode.js';
-import { probeStdin } from './stdin-probe.js';
+import { probeStdin } from '../shared/stdin-probe.js';
 
 type CgiModule = typeof import('../cgi/index.js');
 type FastCgiModule = typeof import('../fastcgi/index.js');
@@ -69,23 +70,27 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** The application export from the bundled module, or a one-line error. */
-function pickApp(module: Record<string, unknown>, exportName: string): Application {
-  const app = module[exportName];
-  if (typeof app !== 'function') {
-    throw new Error(`the bundled module exports ${typeof app} as '${exportName}', not a tsgi application`);
+/** The application export from the bundled module (a tsgi app, or a framework through its adapter). */
+async function pickApp(
+  module: Record<string, unknown>,
+  exportName: string,
+): Promise<{ app: Application; detected: DetectedApp }> {
+  try {
+    return await toApplication(module[exportName], `the bundled module's export '${exportName}'`);
+  } catch (error) {
+    if (error instanceof AppShapeError) throw new Error(`${error.message}; ${error.hint}`);
+    throw error;
   }
-  return app as Application;
 }
 
 // The one CGI start sequence (src/cgi/start.ts): httpoxy, NODE_ENV, stdout captured, load (500 on failure), run,
 // flush and exit.
 async function serveCgi(options: LaunchOptions, name: string): Promise<number> {
-  if (options.cgi === undefined) fail('tsgi: this file was built with --cgi; it cannot serve CGI');
+  if (options.cgi === undefined) fail('tsgi: this file was built with --fastcgi; it cannot serve CGI');
   const { startCgi } = await options.cgi();
   return startCgi({
     name,
-    load: async () => pickApp(await options.app(), options.exportName),
+    load: async () => (await pickApp(await options.app(), options.exportName)).app,
     // The app's own failure: its stack is what the operator needs.
     describeLoadError: (error) =>
       `the application failed to load: ${(error as Error)?.stack ?? String(error)}`,
@@ -101,8 +106,9 @@ async function serveFastCgi(
   process.env.NODE_ENV ??= 'production';
   const fastcgi = await options.fastcgi();
   let app: Application;
+  let detected: DetectedApp;
   try {
-    app = pickApp(await options.app(), options.exportName);
+    ({ app, detected } = await pickApp(await options.app(), options.exportName));
   } catch (error) {
     // The app's own failure: its stack is what the operator needs.
     throw new Error(`the application failed to load: ${(error as Error)?.stack ?? String(error)}`);
@@ -121,7 +127,9 @@ async function serveFastCgi(
     // The start line says which mode and why, so a wrong guess shows in the web server's error log.
     log: (line) =>
       process.stderr.write(
-        line.startsWith('tsgi fastcgi: listening') ? `${line}; mode ${decision.mode}: ${why}\n` : `${line}\n`,
+        line.startsWith('tsgi fastcgi: listening')
+          ? `${line}; mode ${decision.mode}: ${why}${servedAs(detected)}\n`
+          : `${line}\n`,
       ),
   });
 }
