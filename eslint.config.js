@@ -2,6 +2,52 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// tsgi/import-direction (issue 9): folders under src/ import downward only, so each layer reads without the ones
+// above it. shared is the bottom; middleware and adapters are applications over shared; the four front ends
+// (cgi, fastcgi, http, fetch) serve applications and never import each other; testing sits over shared;
+// deploy and cli are on top. The key is a folder, the value the folders it may import besides itself.
+export const LAYERS = {
+  shared: [],
+  middleware: ['shared'],
+  adapters: ['shared'],
+  cgi: ['shared', 'middleware'],
+  fastcgi: ['shared', 'middleware'],
+  http: ['shared', 'middleware'],
+  fetch: ['shared', 'middleware'],
+  testing: ['shared', 'middleware'],
+  deploy: ['shared', 'middleware', 'adapters', 'cgi', 'fastcgi', 'http', 'fetch', 'testing'],
+  cli: ['shared', 'middleware', 'adapters', 'cgi', 'fastcgi', 'http', 'fetch', 'testing', 'deploy'],
+};
+export const IMPORT_DIRECTION_RULE = 'tsgi/import-direction';
+
+/** The lint config that refuses, in `src/<folder>/**` (or src/index.ts), an import of a folder not allowed. */
+function importDirection(files, folder, allowed, prefix = '^(\\.\\./)+') {
+  const refused = Object.keys(LAYERS).filter((other) => other !== folder && !allowed.includes(other));
+  if (refused.length === 0) return [];
+  const message =
+    `${IMPORT_DIRECTION_RULE}: ${folder === '' ? 'src/index.ts' : `src/${folder}`} may import only ` +
+    `${allowed.map((name) => `src/${name}`).join(', ') || 'no other folder'} (folders import downward; see LAYERS in eslint.config.js)`;
+  // One or more "../" then a refused folder: a sibling folder seen from src/<folder> or from a subfolder of it.
+  const upward = `${prefix}(${refused.join('|')})(/|$)`;
+  return [
+    {
+      files,
+      rules: {
+        'no-restricted-imports': ['error', { patterns: [{ regex: upward, message }] }],
+        // no-restricted-imports does not see import(): the same rule for dynamic imports (esquery regexes
+        // cannot hold a slash, hence \x2F).
+        'no-restricted-syntax': [
+          'error',
+          {
+            selector: `ImportExpression[source.value=/${upward.replaceAll('/', '\\x2F')}/]`,
+            message,
+          },
+        ],
+      },
+    },
+  ];
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.cache/'] },
   js.configs.recommended,
@@ -41,4 +87,8 @@ export default tseslint.config(
     files: ['src/adapters/_node/**'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
+  ...Object.entries(LAYERS).flatMap(([folder, allowed]) =>
+    importDirection([`src/${folder}/**`], folder, allowed),
+  ),
+  ...importDirection(['src/index.ts'], '', ['shared', 'middleware'], '^\\./'),
 );

@@ -8,6 +8,7 @@ const ENTRIES = [
   'src/cgi/index.ts',
   'src/fastcgi/index.ts',
   'src/http/index.ts',
+  'src/fetch/index.ts',
   'src/adapters/node.ts',
   'src/adapters/fetch.ts',
   'src/middleware/index.ts',

@@ -2,10 +2,8 @@
 import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
 import { requestUrl } from '../shared/environ.js';
 import { parseContentLength } from '../shared/input.js';
+import { rawHeadersOf, requestTarget } from '../shared/request-target.js';
 import type { Application, Body, Environ, Header, Input, StartResponse } from '../shared/types.js';
-import { rawHeadersOf, requestTarget } from './_target.js';
-
-export { toFetchHandler, type FetchConnInfo, type ToFetchHandlerOptions } from './to-fetch.js';
 
 /**
  * A fetch handler: `(request) => response`. It also receives the environ (Hono makes it `c.env`), so the app

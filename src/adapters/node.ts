@@ -1,4 +1,5 @@
-// tsgi/adapters/node: Node `(req, res)` handlers (Express, Koa, Connect, Fastify) as tsgi apps, and back.
+// tsgi/adapters/node: Node `(req, res)` handlers (Express, Koa, Connect, Fastify) as tsgi apps (the other way,
+// a tsgi app as a node:http listener, is toNodeHandler in tsgi/http).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decimalLength } from '../shared/input.js';
 import type { Application, Body, Environ, Header, StartResponse } from '../shared/types.js';
@@ -6,13 +7,6 @@ import { BodyChannel } from './_node/body-channel.js';
 import { BridgeIncomingMessage } from './_node/incoming.js';
 import { BridgeServerResponse } from './_node/response.js';
 import { BridgeSocket, type SocketEndpoints } from './_node/socket.js';
-
-export {
-  toNodeHandler,
-  type NodeRequestListener,
-  type NodeResponseReport,
-  type ToNodeHandlerOptions,
-} from './to-node.js';
 
 /**
  * A `node:http` request listener: an Express app, `koaApp.callback()`, a Connect app, `fastify.routing`.

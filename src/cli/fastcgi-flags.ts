@@ -1,6 +1,7 @@
 // `tsgi fastcgi` flags: one table row per flag (name, kind, help with its default), and their parsing.
 import { CliError } from './cli-error.js';
 import { parseFlags } from './parse-flags.js';
+import { SCRIPT_FLAGS, type ScriptFlagValues } from './script-flags.js';
 
 export const USAGE_HINT = "run 'tsgi fastcgi --help' for usage";
 
@@ -207,8 +208,12 @@ export type FastCgiFlagValues = {
         : number;
 };
 
-/** The flags and APP, or a one-line CliError. */
-export function parseFastCgiFlags(args: string[]): { values: FastCgiFlagValues; positionals: string[] } {
+/** The flags and APP, or a one-line CliError; `directory` holds the --scripts/--cgi-bin flags (script-flags.ts). */
+export function parseFastCgiFlags(args: string[]): {
+  values: FastCgiFlagValues;
+  directory: ScriptFlagValues;
+  positionals: string[];
+} {
   for (const arg of args) {
     const name = arg.split('=')[0] ?? '';
     const hint = RENAMED[name];
@@ -224,9 +229,11 @@ export function parseFastCgiFlags(args: string[]): { values: FastCgiFlagValues; 
       },
     ]),
   ) as Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
-  const { values, positionals } = parseFlags(args, options, USAGE_HINT);
+  const { values, positionals } = parseFlags(args, { ...options, ...SCRIPT_FLAGS }, USAGE_HINT);
   const out: Record<string, unknown> = {};
+  const directory: Record<string, unknown> = {};
   for (const [name, raw] of Object.entries(values)) {
+    if (name in SCRIPT_FLAGS) directory[name] = raw;
     const spec = (FASTCGI_FLAGS as Record<string, FlagSpec>)[name];
     if (spec === undefined || raw === undefined) continue;
     if (spec.kind === 'count') out[name] = count(name, raw as string, 1);
@@ -234,7 +241,7 @@ export function parseFastCgiFlags(args: string[]): { values: FastCgiFlagValues; 
     else if (spec.kind === 'seconds') out[name] = seconds(name, raw as string);
     else out[name] = raw;
   }
-  return { values: out as FastCgiFlagValues, positionals };
+  return { values: out as FastCgiFlagValues, directory: directory as ScriptFlagValues, positionals };
 }
 
 function count(name: string, text: string, min: number): number {

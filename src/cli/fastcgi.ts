@@ -1,4 +1,5 @@
 // `tsgi fastcgi APP`: the FastCGI listener for nginx, Apache and lighttpd (TCP, unix socket, fd 0, systemd).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import {
   FASTCGI_FLAGS,
@@ -8,11 +9,13 @@ import {
   type FastCgiFlagValues,
 } from './fastcgi-flags.js';
 import type { Command } from './main.js';
+import { SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
 import type { ProcessModel } from '../fastcgi/pool/process-model.js';
+import type { DetectedApp } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 
 function help(): string {
-  return `usage: tsgi fastcgi APP [--listen ADDR]... [--workers N] [options]
+  return `usage: tsgi fastcgi APP | --scripts ROOT | --cgi-bin DIR [--listen ADDR]... [--workers N] [options]
 
 Serves APP over FastCGI 1.0 for a web server (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd
 mod_fastcgi). APP is a module path, optionally path#exportName. One line on stderr says where it listens.
@@ -37,12 +40,16 @@ ${flagHelp('limits')}
 other:
 ${flagHelp('other')}
 
+${SCRIPT_FLAGS_HELP}
 examples:
   tsgi fastcgi app.ts --listen 127.0.0.1:9000
   tsgi fastcgi app.ts --listen unix:/run/tsgi/app.sock --socket-group www-data --workers 4
   tsgi fastcgi app.ts --listen 127.0.0.1:9000 --pm dynamic --workers 8 --status-path /status
   tsgi fastcgi app.ts --check
+  tsgi fastcgi --scripts /srv/www --listen 127.0.0.1:9000      (nginx: $document_root$fastcgi_script_name)
   spawn-fcgi -n -a 127.0.0.1 -p 9000 -- /usr/bin/node node_modules/.bin/tsgi fastcgi app.ts
+
+${APP_SHAPES_HELP}
 `;
 }
 
@@ -50,8 +57,12 @@ const NO_ADDRESS_HINT =
   'pass --listen 127.0.0.1:9000 or --listen unix:/run/tsgi.sock, or let the web server start tsgi with a listening socket on fd 0 (lighttpd bin-path, spawn-fcgi)';
 
 /** The flags and APP, as the command uses them; a CliError (one line) for anything wrong. */
-export function parseFastCgiArgs(args: string[]): { spec?: string; values: FastCgiFlagValues } {
-  const { values, positionals } = parseFastCgiFlags(args);
+export function parseFastCgiArgs(args: string[]): {
+  spec?: string;
+  values: FastCgiFlagValues;
+  directory: ScriptFlagValues;
+} {
+  const { values, directory, positionals } = parseFastCgiFlags(args);
   if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, USAGE_HINT);
   const mode = values['socket-mode'];
   if (mode !== undefined) {
@@ -67,7 +78,7 @@ export function parseFastCgiArgs(args: string[]): { spec?: string; values: FastC
   const pm = values.pm;
   if (pm !== undefined && pm !== 'static' && pm !== 'dynamic' && pm !== 'ondemand')
     throw new CliError(`--pm wants static, dynamic or ondemand, got '${pm}'`, USAGE_HINT);
-  return { spec: positionals[0], values };
+  return { spec: positionals[0], values, directory };
 }
 
 /** True when tsgi binds its own address: --listen, or systemd's sockets for this very process. */
@@ -106,16 +117,16 @@ function listenError(error: NodeJS.ErrnoException): CliError {
   return new CliError(`cannot listen: ${message}`, 'check the --listen address and the socket options', 1);
 }
 
-// The primary never calls the app: workers load it themselves (and a reload is them loading it anew).
-const PRIMARY_NEVER_SERVES: Application = () => {
-  throw new Error('tsgi fastcgi: the primary does not serve requests');
-};
-
-async function loadOrReport(spec: string): Promise<Application> {
-  const { loadApp } = await import('./load-app.js');
+// In a pool the primary loads APP too (it never serves it): a broken APP fails here with one line, and the start
+// line can say what it was detected as. Workers load it themselves, so a reload loads the new code.
+async function loadOrReport(
+  spec: string | undefined,
+  directory: ScriptFlagValues,
+): Promise<{ app: Application; detected: DetectedApp }> {
+  const { resolveApp } = await import('./script-flags.js');
   const { isPoolWorker, tellPrimary } = await import('../fastcgi/pool/worker.js');
   try {
-    return await loadApp(spec);
+    return await resolveApp(spec, directory, USAGE_HINT);
   } catch (error) {
     if (isPoolWorker()) {
       // One line for the primary (a failed reload keeps the old workers); then let go of the IPC channel so
@@ -133,16 +144,17 @@ export const command: Command = {
   summary:
     'serve APP over FastCGI (nginx, Apache, lighttpd): TCP, unix socket, fd 0 or systemd; a pool of workers',
   async run(args) {
-    const { spec, values } = parseFastCgiArgs(args);
+    const { spec, values, directory } = parseFastCgiArgs(args);
     if (values.help === true) {
       process.stdout.write(help());
       return 0;
     }
-    if (spec === undefined) throw new CliError('missing APP', 'usage: tsgi fastcgi APP [--listen ADDR]');
+    const { describeTarget } = await import('./script-flags.js');
+    const target = describeTarget(spec, directory, 'usage: tsgi fastcgi APP [--listen ADDR]');
+    const { servedAs } = await import('../deploy/detect-app.js');
     if (values.check === true) {
-      const { loadApp } = await import('./load-app.js');
-      await loadApp(spec);
-      process.stderr.write(`tsgi fastcgi: ${spec} loads; the configuration is fine\n`);
+      const { detected } = await loadOrReport(spec, directory);
+      process.stderr.write(`tsgi fastcgi: ${target} loads${servedAs(detected)}; the configuration is fine\n`);
       return 0;
     }
     const { parseListenAddress, parseWebServerAddrs } = await import('../fastcgi/index.js');
@@ -161,10 +173,9 @@ export const command: Command = {
         'comma-separated IP addresses or subnets, e.g. 127.0.0.1,::1',
       );
     }
-    const { isPoolWorker } = await import('../fastcgi/pool/worker.js');
     const processModel = processModelOf(values, bindsOwnAddress(values));
-    const app =
-      processModel === undefined || isPoolWorker() ? await loadOrReport(spec) : PRIMARY_NEVER_SERVES;
+    const { app, detected } = await loadOrReport(spec, directory);
+    const served = servedAs(detected);
     const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
     const limits = {
       ...(values['max-params-bytes'] !== undefined ? { maxParamsBytes: values['max-params-bytes'] } : {}),
@@ -200,6 +211,15 @@ export const command: Command = {
         statusPath: values['status-path'],
         pingPath: values['ping-path'],
         poolName: values['pool-name'],
+        // The start line says what APP was detected as (issue 13), so a wrong guess shows in the log.
+        ...(served === ''
+          ? {}
+          : {
+              log: (line: string) =>
+                process.stderr.write(
+                  line.startsWith('tsgi fastcgi: listening') ? `${line}${served}\n` : `${line}\n`,
+                ),
+            }),
       });
     } catch (error) {
       if (error instanceof NoListenAddressError) {

@@ -5,7 +5,7 @@ import { formatListenAddress, listenOn, parseListenAddress, type ListenAddress }
 import { serveCapture, type CaptureReply } from './capture.js';
 import type { CapturedRequest } from './explain.js';
 import { RunMode, decideRunMode, type RunModeDecision } from './run-mode.js';
-import { probeStdin } from './stdin-probe.js';
+import { probeStdin } from '../shared/stdin-probe.js';
 
 /** How to reach the diagnostic endpoint. */
 export interface EndpointOptions {

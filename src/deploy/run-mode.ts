@@ -1,5 +1,5 @@
 // Run-mode detection: CGI, FastCGI on an inherited / systemd / bound socket, or neither — with the reasons.
-import { StdinKind, type StdinProbe } from './stdin-probe.js';
+import { StdinKind, type StdinProbe } from '../shared/stdin-probe.js';
 
 /** The ways a started tsgi program can serve. */
 export const RunMode = {

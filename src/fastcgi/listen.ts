@@ -2,7 +2,7 @@
 import { chmodSync, chownSync, fstatSync, lstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { connect, isIPv6, type Server } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { probeStdin, StdinKind } from '../deploy/stdin-probe.js';
+import { probeStdin, StdinKind } from '../shared/stdin-probe.js';
 
 /**
  * FCGI_LISTENSOCK_FILENO (FastCGI 1.0 §2.2): a web server that starts the application itself (lighttpd

@@ -1,5 +1,5 @@
 // The development server's one-line access log: Common Log Format plus the response time.
-import type { NodeResponseReport } from '../adapters/to-node.js';
+import type { NodeResponseReport } from './to-node.js';
 import { escapeLogText, formatLogTime } from '../shared/log-line.js';
 
 // The timestamp has one-second resolution: format it once per second, not once per request.

@@ -7,4 +7,4 @@ export {
   type NodeRequestListener,
   type NodeResponseReport,
   type ToNodeHandlerOptions,
-} from '../adapters/to-node.js';
+} from './to-node.js';

@@ -1,7 +1,7 @@
 // The development server: a tsgi application on node:http, like wsgiref's simple_server, with an access log.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { toNodeHandler } from '../adapters/to-node.js';
+import { toNodeHandler } from './to-node.js';
 import { validate as validateApp } from '../middleware/index.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { formatAccessLine } from './access-log.js';

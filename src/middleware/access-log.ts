@@ -4,7 +4,7 @@ import { isBodilessStatus } from '../shared/constants.js';
 import { getVar } from '../shared/environ.js';
 import { escapeLogText, formatLogTime } from '../shared/log-line.js';
 import type { Application, Body, Environ, Middleware, StartResponse, Write } from '../shared/types.js';
-import { requestTarget } from '../adapters/_target.js';
+import { requestTarget } from '../shared/request-target.js';
 import { wrapBody } from './_wrap-body.js';
 
 /** Options of {@link accessLog}. */

@@ -3,7 +3,7 @@ import { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { parseContentLength } from '../../shared/input.js';
 import type { Environ } from '../../shared/types.js';
-import { rawHeadersOf, requestTarget } from '../_target.js';
+import { rawHeadersOf, requestTarget } from '../../shared/request-target.js';
 import type { BridgeSocket } from './socket.js';
 
 // SERVER_PROTOCOL "HTTP/1.1" (RFC 3875 §4.1.16); "INCLUDED" and anything odd read as HTTP/1.0 (as Go's cgi does).

@@ -1,7 +1,8 @@
 // fromFetchHandler and toFetchHandler: fetch handlers on tsgi, and tsgi apps as fetch handlers.
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { fromFetchHandler, toFetchHandler } from '../../../src/adapters/fetch.js';
+import { fromFetchHandler } from '../../../src/adapters/fetch.js';
+import { toFetchHandler } from '../../../src/fetch/index.js';
 import { buildEnviron } from '../../../src/shared/environ.js';
 import { createInput } from '../../../src/shared/input.js';
 import { runApplication } from '../../../src/shared/respond.js';

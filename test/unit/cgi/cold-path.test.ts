@@ -1,4 +1,4 @@
-// The `tsgi cgi` cold path stays one file whose static imports are only cheap built-ins (see README bench-cgi):
+// The `tsgi cgi` cold path stays one file whose static imports are only cheap built-ins (see bench/README.md):
 // an ESM import of node:http costs ~30 ms per CGI request on Node 24, node:util ~9 ms, esbuild far more.
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';

@@ -7,7 +7,7 @@ import {
   modeOverride,
   type RunModeFacts,
 } from '../../../src/deploy/run-mode.js';
-import { StdinKind, socketStateFromProc, type StdinProbe } from '../../../src/deploy/stdin-probe.js';
+import { StdinKind, socketStateFromProc, type StdinProbe } from '../../../src/shared/stdin-probe.js';
 
 const PIPE: StdinProbe = { kind: StdinKind.Pipe, detail: 'fd 0 is a pipe' };
 const LISTENING: StdinProbe = { kind: StdinKind.ListeningSocket, detail: 'fd 0 is a listening unix socket' };

@@ -1,6 +1,6 @@
 // formatAccessLine: the Common Log Format line, its timestamp, and escaping of what the client controls.
 import { describe, expect, it } from 'vitest';
-import type { NodeResponseReport } from '../../../src/adapters/to-node.js';
+import type { NodeResponseReport } from '../../../src/http/to-node.js';
 import { formatAccessLine } from '../../../src/http/access-log.js';
 
 function report(url: string, fields: Partial<NodeResponseReport> = {}): NodeResponseReport {

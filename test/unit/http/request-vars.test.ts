@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { toNodeHandler } from '../../../src/adapters/to-node.js';
+import { toNodeHandler } from '../../../src/http/to-node.js';
 import { percentDecodeLatin1 } from '../../../src/http/request-vars.js';
 import type { Application } from '../../../src/shared/types.js';
 import { rawRequest } from './raw-client.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { toNodeHandler } from '../../../src/adapters/to-node.js';
+import { toNodeHandler } from '../../../src/http/to-node.js';
 import type { Application } from '../../../src/shared/types.js';
 import { hasTool } from '../../helpers/tools.js';
 import { headerValues, rawRequest } from './raw-client.js';

@@ -7,7 +7,7 @@ import {
   toNodeHandler,
   type NodeResponseReport,
   type ToNodeHandlerOptions,
-} from '../../../src/adapters/to-node.js';
+} from '../../../src/http/to-node.js';
 import type { Application, Environ } from '../../../src/shared/types.js';
 import { headerValues, rawRequest } from './raw-client.js';
 

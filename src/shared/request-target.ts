@@ -1,7 +1,7 @@
 // What a framework sees of a request: the target below SCRIPT_NAME (as the client encoded it) and the headers.
-import { getVar } from '../shared/environ.js';
-import { quotePath, unquoteToLatin1 } from '../shared/encoding.js';
-import type { Environ } from '../shared/types.js';
+import { getVar } from './environ.js';
+import { quotePath, unquoteToLatin1 } from './encoding.js';
+import type { Environ } from './types.js';
 
 /** Where a framework sees its request: the full original target, and the target below the mount point. */
 export interface RequestTarget {

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
-import { requestVars } from '../http/request-vars.js';
+import { requestVars } from './request-vars.js';
 import { RequestError } from '../shared/errors.js';
 import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
 import { parseStatus } from '../shared/headers.js';
