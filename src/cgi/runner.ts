@@ -3,9 +3,11 @@ import type { Writable } from 'node:stream';
 import { buildEnviron } from '../shared/environ.js';
 import { RequestError } from '../shared/errors.js';
 import { createInput, parseContentLength } from '../shared/input.js';
+import { escapeLogText } from '../shared/log-line.js';
 import { runApplication } from '../shared/respond.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { readRequestVariables } from './environ-bytes.js';
+import { captureStdout } from './capture-stdout.js';
 import { removeHttpoxy } from './httpoxy.js';
 import { createCgiBody, type CgiBody } from './stdin-source.js';
 import { createFdSink, createStdoutSink, writeAllSync, type StdoutSink } from './stdout-sink.js';
@@ -73,10 +75,11 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const controller = new AbortController();
   // The web server closed our stdout (client gone): stop the application quietly, nobody is listening.
   const abort = (error: Error): void => controller.abort(error);
-  const sink =
+  const sink = trackHead(
     options.stdout === undefined
-      ? createFdSink(1, abort, () => process.stdout)
-      : createStdoutSink(options.stdout, abort);
+      ? createFdSink(1, abort, captureStdout().realStdout)
+      : createStdoutSink(options.stdout, abort),
+  );
 
   let environ;
   let body: CgiBody | undefined;
@@ -103,12 +106,72 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   };
   const handleSigterm = options.handleSigterm ?? options.stdout === undefined;
   if (handleSigterm) process.once('SIGTERM', onSigterm);
+  // Nothing left in the event loop while the response is unfinished (a promise that never settles, a framework
+  // waiting for body bytes that will never come): nothing can finish it any more, so say so (issue 11) instead
+  // of exiting with no output, which the web server reports as "premature end of script headers".
+  let onIdle = (): void => undefined;
+  const stalled = new Promise<'stalled'>((resolve) => (onIdle = () => resolve('stalled')));
+  process.once('beforeExit', onIdle);
   try {
-    const outcome = await runApplication(app, environ, spooling);
+    const outcome = await Promise.race([runApplication(app, environ, spooling), stalled]);
+    if (outcome === 'stalled') return await unfinished(sink, spooling, errors, variables, controller);
     return outcome.ok && !sink.broken && !controller.signal.aborted ? 0 : EXIT_CUT_OFF;
   } finally {
+    process.off('beforeExit', onIdle);
     if (handleSigterm) process.off('SIGTERM', onSigterm);
   }
+}
+
+/** The sink, and whether the head has gone out through it. */
+interface TrackedSink extends StdoutSink {
+  readonly headSent: boolean;
+}
+
+function trackHead(sink: StdoutSink): TrackedSink {
+  let headSent = false;
+  return {
+    get broken() {
+      return sink.broken;
+    },
+    get headSent() {
+      return headSent;
+    },
+    sendHead(status, headers) {
+      headSent = true;
+      return sink.sendHead(status, headers);
+    },
+    write: (chunk) => sink.write(chunk),
+    end: (ok) => sink.end(ok),
+  };
+}
+
+async function unfinished(
+  sink: TrackedSink,
+  // The same sink behind the body spooler: a 500 must not deadlock on an unread body either.
+  spooling: StdoutSink,
+  errors: ErrorStream,
+  variables: Readonly<Record<string, string | undefined>>,
+  controller: AbortController,
+): Promise<number> {
+  const request = `${variables.REQUEST_METHOD ?? '-'} ${variables.REQUEST_URI ?? `${variables.SCRIPT_NAME ?? ''}${variables.PATH_INFO ?? ''}`}`;
+  const answer = sink.headSent ? 'response cut off' : 'answered 500';
+  errors.write(
+    `tsgi cgi: ${escapeLogText(request)}: the application never finished its response and nothing is left to wait for (a promise that never settles, or a body shorter than CONTENT_LENGTH); ${answer}\n`,
+  );
+  if (!sink.headSent) await sendError(spooling, '500 Internal Server Error', 'Internal Server Error\n');
+  else await sink.end(false);
+  controller.abort(new Error('tsgi cgi: the response could not finish'));
+  return EXIT_CUT_OFF;
+}
+
+async function sendError(sink: StdoutSink, status: string, text: string): Promise<void> {
+  const body = Buffer.from(text, 'utf8');
+  await sink.sendHead(status, [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(body.length)],
+  ]);
+  await sink.write(body);
+  await sink.end(true);
 }
 
 function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {
@@ -130,31 +193,18 @@ function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {
  * load): the client gets a real response instead of the server's "premature end of script headers", and
  * `logLine` goes to stderr, the web server's error log. Resolves to the exit status (1).
  */
-export async function respondAppUnavailable(logLine: string): Promise<number> {
-  const sink = createFdSink(
-    1,
-    () => undefined,
-    () => process.stdout,
-  );
+export async function respondAppUnavailable(
+  logLine: string,
+  realStdout: () => Writable = () => process.stdout,
+): Promise<number> {
+  const sink = createFdSink(1, () => undefined, realStdout);
   errorStream(undefined).write(`${logLine}\n`);
-  const body = Buffer.from('Internal Server Error\n', 'utf8');
-  await sink.sendHead('500 Internal Server Error', [
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Content-Length', String(body.length)],
-  ]);
-  await sink.write(body);
-  await sink.end(true);
+  await sendError(sink, '500 Internal Server Error', 'Internal Server Error\n');
   return 1;
 }
 
 async function badRequest(sink: StdoutSink, errors: ErrorStream, error: RequestError): Promise<number> {
   errors.write(`tsgi cgi: 400 Bad Request: ${error.message}\n`);
-  const body = Buffer.from(`Bad Request: ${error.message}\n`, 'utf8');
-  await sink.sendHead('400 Bad Request', [
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Content-Length', String(body.length)],
-  ]);
-  await sink.write(body);
-  await sink.end(true);
+  await sendError(sink, '400 Bad Request', `Bad Request: ${error.message}\n`);
   return sink.broken ? EXIT_CUT_OFF : 0;
 }

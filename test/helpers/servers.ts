@@ -1,4 +1,4 @@
-// Starts real nginx, Apache httpd and lighttpd on loopback from a config the test supplies, and stops them.
+// Starts real nginx, Apache httpd, lighttpd and busybox httpd on loopback from a config the test supplies, and stops them.
 // Each server gets its own temp directory (config, pid, logs) and a free port; when run as root the servers
 // drop to SERVER_USER, as they do in production, so file and socket permissions are tested for real.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -112,7 +112,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-interface Launch {
+/** A server process to start in its own process group and wait for on `port`. */
+export interface Launch {
   name: string;
   dir: string;
   port: number;
@@ -121,7 +122,8 @@ interface Launch {
   logFiles: string[];
 }
 
-async function launch({ name, dir, port, command, args, logFiles }: Launch): Promise<RunningServer> {
+/** Starts a server process, waits until it listens on `port`, and returns how to read its log and stop it. */
+export async function launch({ name, dir, port, command, args, logFiles }: Launch): Promise<RunningServer> {
   let output = '';
   // detached: the server leads its own process group, so stop() also reaps its workers and CGI children.
   const child = spawn(command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -310,6 +312,44 @@ ${options.config}
     command: lighttpd,
     args: ['-D', '-f', file],
     logFiles: [join(dir, 'run', 'error.log')],
+  });
+}
+
+export interface BusyboxOptions {
+  /** The document root; its `cgi-bin/` holds the CGI programs (busybox httpd runs any file there). */
+  home: string;
+  port?: number;
+  dir?: string;
+}
+
+/**
+ * Starts busybox httpd (`busybox httpd -f`), the small server of embedded systems and containers: CGI only,
+ * from `HOME/cgi-bin/`, one forked process per connection, the script's stderr left on the server's.
+ */
+export async function startBusybox(options: BusyboxOptions): Promise<RunningServer> {
+  const busybox = requireBinary('busybox');
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? makeServerDir('busybox');
+  const config = join(dir, 'httpd.conf');
+  await writeConfig(config, '');
+  return launch({
+    name: 'busybox httpd',
+    dir,
+    port,
+    command: busybox,
+    args: [
+      'httpd',
+      '-f',
+      '-vv',
+      '-p',
+      `127.0.0.1:${port}`,
+      '-h',
+      options.home,
+      '-c',
+      config,
+      ...(IS_ROOT ? ['-u', `${SERVER_USER}:${SERVER_USER}`] : []),
+    ],
+    logFiles: [],
   });
 }
 
