@@ -1,9 +1,6 @@
 // runCgi: one request per process (RFC 3875) — environment + stdin in, Status/headers/body on stdout out.
 import type { Writable } from 'node:stream';
-import { buildEnviron } from '../shared/environ.js';
-import { RequestError } from '../shared/errors.js';
-import { createInput, parseContentLength } from '../shared/input.js';
-import { runApplication } from '../shared/respond.js';
+import { serveRequest } from '../shared/serve-request.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { readRequestVariables } from './environ-bytes.js';
 import { removeHttpoxy } from './httpoxy.js';
@@ -59,9 +56,9 @@ function errorStream(out: Writable | undefined): ErrorStream {
 
 /**
  * Runs `app` for the one request this process was started for and resolves to the exit status to use: 0 when a
- * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request the runner cannot turn into an
- * environ (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is answered `400 Bad Request` with one line
- * on stderr. The body is read from fd 0 as the application reads it, never past CONTENT_LENGTH, and whatever
+ * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request that cannot become an environ
+ * (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is refused as on every front end (`serveRequest`):
+ * `400 Bad Request`, one line on stderr. The body is read from fd 0 as the application reads it, never past CONTENT_LENGTH, and whatever
  * is still unread is spooled before the first response byte (see `CgiBody.spoolRest`). `HTTP_PROXY` is removed
  * from `process.env` (httpoxy; the environ keeps it). Never rejects, never calls `process.exit`:
  * `process.exitCode = await runCgi(app)`.
@@ -78,25 +75,19 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       ? createFdSink(1, abort, () => process.stdout)
       : createStdoutSink(options.stdout, abort);
 
-  let environ;
   let body: CgiBody | undefined;
-  try {
-    const contentLength = parseContentLength(variables.CONTENT_LENGTH) ?? 0;
-    body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
-    const input = createInput(body?.source, { contentLength });
-    environ = buildEnviron(variables, input, errors, {
-      multithread: false,
-      multiprocess: true,
-      runOnce: true,
-      signal: controller.signal,
-    });
-  } catch (error) {
-    if (!(error instanceof RequestError)) throw error;
-    return badRequest(sink, errors, error);
-  }
-
   // Take the unread body off the pipe before the first response byte (Apache deadlock: see spoolRest).
-  const spooling = body === undefined ? sink : spoolBeforeHead(sink, body);
+  const spooling: StdoutSink = {
+    get broken() {
+      return sink.broken;
+    },
+    sendHead: (status, headers) =>
+      body === undefined
+        ? sink.sendHead(status, headers)
+        : body.spoolRest().then(() => sink.sendHead(status, headers)),
+    write: (chunk) => sink.write(chunk),
+    end: (ok) => sink.end(ok),
+  };
   const onSigterm = (): void => {
     controller.abort(new Error('tsgi cgi: SIGTERM (the web server cancelled the request)'));
     setTimeout(() => process.exit(EXIT_CUT_OFF), SIGTERM_GRACE_MS).unref();
@@ -104,25 +95,20 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const handleSigterm = options.handleSigterm ?? options.stdout === undefined;
   if (handleSigterm) process.once('SIGTERM', onSigterm);
   try {
-    const outcome = await runApplication(app, environ, spooling);
+    const outcome = await serveRequest(app, {
+      variables,
+      body: (contentLength = 0) => {
+        body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
+        return body?.source;
+      },
+      errors,
+      sink: spooling,
+      environ: { multithread: false, multiprocess: true, runOnce: true, signal: controller.signal },
+    });
     return outcome.ok && !sink.broken && !controller.signal.aborted ? 0 : EXIT_CUT_OFF;
   } finally {
     if (handleSigterm) process.off('SIGTERM', onSigterm);
   }
-}
-
-function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {
-  return {
-    get broken() {
-      return sink.broken;
-    },
-    async sendHead(status, headers) {
-      await body.spoolRest();
-      return sink.sendHead(status, headers);
-    },
-    write: (chunk) => sink.write(chunk),
-    end: (ok) => sink.end(ok),
-  };
 }
 
 /**
@@ -145,16 +131,4 @@ export async function respondAppUnavailable(logLine: string): Promise<number> {
   await sink.write(body);
   await sink.end(true);
   return 1;
-}
-
-async function badRequest(sink: StdoutSink, errors: ErrorStream, error: RequestError): Promise<number> {
-  errors.write(`tsgi cgi: 400 Bad Request: ${error.message}\n`);
-  const body = Buffer.from(`Bad Request: ${error.message}\n`, 'utf8');
-  await sink.sendHead('400 Bad Request', [
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Content-Length', String(body.length)],
-  ]);
-  await sink.write(body);
-  await sink.end(true);
-  return sink.broken ? EXIT_CUT_OFF : 0;
 }
