@@ -1,4 +1,5 @@
 // `tsgi build APP -o OUT`: one self-contained executable file for a cgi-bin or a FastCGI launcher.
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
@@ -26,6 +27,8 @@ options:
 examples:
   tsgi build examples/hello.ts -o /usr/lib/cgi-bin/hello
   tsgi build app.ts -o app.fcgi --fastcgi --node /opt/node22/bin/node
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi build --help' for usage";

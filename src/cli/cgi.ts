@@ -1,4 +1,5 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { readRequestVariables } from '../cgi/environ-bytes.js';
 import { removeHttpoxy } from '../cgi/httpoxy.js';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
@@ -18,6 +19,8 @@ before APP is imported; the application still sees the request header as environ
 example (a cgi-bin wrapper script, executable by the web server's user):
   #!/bin/sh
   exec /usr/bin/node /srv/app/node_modules/tsgi/bin/tsgi.js cgi /srv/app/app.ts
+
+${APP_SHAPES_HELP}
 `;
 
 /**

@@ -6,6 +6,7 @@ import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi explain [--listen ADDRESS] [--once] [--json]
        tsgi explain --from FILE
+       tsgi explain --app APP
 
 Shows, for one request, the variables exactly as the web server sent them, each step tsgi takes to turn them
 into the environ (which quirk changed SCRIPT_NAME/PATH_INFO, which empty variable was dropped, httpoxy), and
@@ -17,6 +18,7 @@ where the request comes from:
   (none)             as a CGI program (request variables in the environment), or FastCGI on the socket the
                      web server passed as fd 0 (lighttpd bin-path, mod_fcgid) or systemd passed as fd 3
   --from FILE        a JSON object of variables (e.g. saved from --json), no server needed
+  --app APP          say what APP's export is detected as and how it will be served, then exit
 
 options:
   --once             exit after the first request
@@ -39,6 +41,7 @@ function parseExplainArgs(args: string[]) {
       once: { type: 'boolean' },
       json: { type: 'boolean' },
       from: { type: 'string' },
+      app: { type: 'string' },
       'socket-mode': { type: 'string' },
       'socket-group': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -80,6 +83,13 @@ export const command: Command = {
     const values = parseExplainArgs(args);
     if (values.help === true) {
       process.stdout.write(HELP);
+      return 0;
+    }
+    if (values.app !== undefined) {
+      const { loadDetectedApp } = await import('./load-app.js');
+      const { describeDetected, APP_SHAPES_HELP } = await import('../deploy/detect-app.js');
+      const { detected } = await loadDetectedApp(values.app);
+      process.stdout.write(`${values.app}: ${describeDetected(detected)}\n\n${APP_SHAPES_HELP}\n`);
       return 0;
     }
     const { explainRequest, formatExplanation } = await import('../deploy/explain.js');

@@ -1,9 +1,11 @@
 // `tsgi fastcgi APP`: the FastCGI listener for nginx, Apache and lighttpd (TCP, unix socket, fd 0, systemd).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import { parseFlags } from './parse-flags.js';
+import { SCRIPT_FLAGS, SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
 import type { Command } from './main.js';
 
-const HELP = `usage: tsgi fastcgi APP [--listen ADDR]... [--workers N] [options]
+const HELP = `usage: tsgi fastcgi APP | --scripts ROOT | --cgi-bin DIR [--listen ADDR]... [--workers N] [options]
 
 Serves APP over FastCGI 1.0 for a web server (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd
 mod_fastcgi). APP is a module path, optionally path#exportName. One line on stderr says where it listens.
@@ -33,10 +35,14 @@ options:
   --no-multiplex              one request at a time per connection (others get FCGI_CANT_MPX_CONN)
   -h, --help                  this text
 
+${SCRIPT_FLAGS_HELP}
 examples:
   tsgi fastcgi app.ts --listen 127.0.0.1:9000
   tsgi fastcgi app.ts --listen unix:/run/tsgi/app.sock --socket-group www-data --workers 2
+  tsgi fastcgi --scripts /srv/www --listen 127.0.0.1:9000      (nginx: $document_root$fastcgi_script_name)
   spawn-fcgi -n -a 127.0.0.1 -p 9000 -- /usr/bin/node node_modules/.bin/tsgi fastcgi app.ts
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi fastcgi --help' for usage";
@@ -59,6 +65,7 @@ interface FastCgiArgs {
   idleTimeoutMs?: number;
   shutdownTimeoutMs?: number;
   multiplex: boolean;
+  directory: ScriptFlagValues;
 }
 
 function count(name: string, text: string | undefined, min = 1): number | undefined {
@@ -96,6 +103,7 @@ export function parseFastCgiArgs(args: string[]): FastCgiArgs {
       // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
       'no-multiplex': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...SCRIPT_FLAGS,
     },
     USAGE_HINT,
   );
@@ -128,6 +136,7 @@ export function parseFastCgiArgs(args: string[]): FastCgiArgs {
     idleTimeoutMs: seconds('idle-timeout', values['idle-timeout']),
     shutdownTimeoutMs: seconds('shutdown-timeout', values['shutdown-timeout']),
     multiplex: values['no-multiplex'] !== true,
+    directory: values,
   };
 }
 
@@ -151,8 +160,8 @@ export const command: Command = {
       process.stdout.write(HELP);
       return 0;
     }
-    if (options.spec === undefined)
-      throw new CliError('missing APP', 'usage: tsgi fastcgi APP [--listen ADDR]');
+    const { describeTarget, resolveApp } = await import('./script-flags.js');
+    describeTarget(options.spec, options.directory, 'usage: tsgi fastcgi APP [--listen ADDR]');
     const { parseListenAddress, parseWebServerAddrs } = await import('../fastcgi/index.js');
     for (const address of options.listen) {
       try {
@@ -169,12 +178,11 @@ export const command: Command = {
         'comma-separated IP addresses or subnets, e.g. 127.0.0.1,::1',
       );
     }
-    const { loadApp } = await import('./load-app.js');
     // Loaded in a --workers primary too, which never calls it: a broken APP then fails here with one line,
     // instead of in every worker the primary would keep restarting.
-    let app;
+    let app, detected;
     try {
-      app = await loadApp(options.spec);
+      ({ app, detected } = await resolveApp(options.spec, options.directory, USAGE_HINT));
     } catch (error) {
       // In a --workers worker the IPC channel would keep this process alive after the error: let go of it, so
       // the worker exits (status 1) and the primary counts a failed start.
@@ -189,6 +197,8 @@ export const command: Command = {
       throw error;
     }
     const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
+    const { servedAs } = await import('../deploy/detect-app.js');
+    const served = servedAs(detected);
     const limits = {
       ...(options.maxParamsBytes !== undefined ? { maxParamsBytes: options.maxParamsBytes } : {}),
       ...(options.maxRequestsPerConnection !== undefined
@@ -210,6 +220,15 @@ export const command: Command = {
         multiplex: options.multiplex,
         limits,
         shutdownTimeoutMs: options.shutdownTimeoutMs,
+        // The start line says what APP was detected as (issue 13), so a wrong guess shows in the log.
+        ...(served === ''
+          ? {}
+          : {
+              log: (line: string) =>
+                process.stderr.write(
+                  line.startsWith('tsgi fastcgi: listening') ? `${line}${served}\n` : `${line}\n`,
+                ),
+            }),
       });
     } catch (error) {
       if (error instanceof NoListenAddressError) {

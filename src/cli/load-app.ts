@@ -2,13 +2,14 @@
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { AppShapeError, SHAPE_FIXES, toApplication, type DetectedApp } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 import { CliError } from './cli-error.js';
 
 const TYPESCRIPT = new Set(['.ts', '.mts', '.cts', '.tsx']);
 const JAVASCRIPT = new Set(['.js', '.mjs', '.cjs']);
 const APP_HINT =
-  'APP is a module path whose default export is `(environ, startResponse) => body`, e.g. ./app.ts';
+  'APP is a module path whose default export is a tsgi app, an Express/Connect/Koa app, a Fastify instance or an object with fetch(request), e.g. ./app.ts';
 
 // Errors from Node's type stripping that esbuild can get past: `./lib.js` naming `./lib.ts` (the tsc NodeNext
 // convention), syntax that needs a transform (enum, namespace), a .ts file under node_modules.
@@ -58,12 +59,16 @@ async function importTypeScript(file: string, extension: string): Promise<Record
 }
 
 /**
- * Imports the module named by `spec` (`path` or `path#exportName`, relative to `cwd`) and returns the export,
- * which must be a function (a tsgi Application). `.ts` files load through Node's type stripping where this Node
- * has it, else through esbuild with a per-user cache (see transpile-cache.ts), so a CGI request does not pay for
- * esbuild on every hit. Throws a one-line `CliError` with a hint for a missing file or a missing export.
+ * Imports the module named by `spec` (`path` or `path#exportName`, relative to `cwd`) and returns the export as
+ * a tsgi Application with what it was detected as (a tsgi app, or a framework served through its adapter: see
+ * deploy/detect-app.ts). `.ts` files load through Node's type stripping where this Node has it, else through
+ * esbuild with a per-user cache (see transpile-cache.ts), so a CGI request does not pay for esbuild on every hit.
+ * Throws a one-line `CliError` with a hint for a missing file, a missing export or an export of no known shape.
  */
-export async function loadApp(spec: string, cwd: string = process.cwd()): Promise<Application> {
+export async function loadDetectedApp(
+  spec: string,
+  cwd: string = process.cwd(),
+): Promise<{ app: Application; detected: DetectedApp }> {
   const { path, exportName } = parseAppSpec(spec);
   const file = resolve(cwd, path);
   try {
@@ -82,16 +87,24 @@ export async function loadApp(spec: string, cwd: string = process.cwd()): Promis
   } else {
     throw new CliError(`APP '${path}' is not a .js, .mjs, .cjs, .ts, .mts or .tsx file`, APP_HINT);
   }
-  const app = module[exportName];
-  if (typeof app !== 'function') {
-    const found = exportName in module ? `a ${app === null ? 'null' : typeof app}` : 'nothing';
-    const exports = Object.keys(module).filter((name) => typeof module[name] === 'function');
+  if (!(exportName in module)) {
+    const exports = Object.keys(module).filter((name) => module[name] != null);
     throw new CliError(
-      `${path} exports ${found} as '${exportName}', not a tsgi application`,
-      exports.length > 0 && exportName === 'default'
+      `${path} exports nothing as '${exportName}'`,
+      exports.length > 0
         ? `it exports ${exports.map((name) => `'${name}'`).join(', ')}: pick one with ${path}#${exports[0]}`
-        : `export default function app(environ, startResponse) { … }`,
+        : SHAPE_FIXES,
     );
   }
-  return app as Application;
+  try {
+    return await toApplication(module[exportName], `${path}'s export '${exportName}'`);
+  } catch (error) {
+    if (error instanceof AppShapeError) throw new CliError(error.message, error.hint);
+    throw error;
+  }
+}
+
+/** {@link loadDetectedApp} without the note on what was detected. */
+export async function loadApp(spec: string, cwd: string = process.cwd()): Promise<Application> {
+  return (await loadDetectedApp(spec, cwd)).app;
 }

@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
   doctor: () => import('./doctor.js'),
   explain: () => import('./explain.js'),
   run: () => import('./run-mode.js'),
+  conform: () => import('./conform.js'),
 };
 
 const SUMMARIES: Record<string, string> = {
@@ -28,6 +29,8 @@ const SUMMARIES: Record<string, string> = {
   doctor: 'check a deployment (socket permissions, the variables a real request carried) and print the fixes',
   explain: 'show one request as it arrived and each step that turned it into the environ',
   run: 'serve APP as CGI, FastCGI or the development server, whichever way it was started (--explain-mode)',
+  conform:
+    'check any FastCGI responder on the wire (codec, roles, management records, hostile input): N/M cases pass',
 };
 
 function usage(): string {

@@ -1,4 +1,5 @@
 // `tsgi run APP`: one command for every deployment — detects CGI, FastCGI (fd 0, systemd, --listen) or development.
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
@@ -21,6 +22,8 @@ options:
 examples:
   tsgi run app.ts --explain-mode
   printf '#!/bin/sh\\nexec tsgi run /srv/app.ts\\n' > /usr/lib/cgi-bin/app
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi run --help' for usage";
@@ -72,17 +75,20 @@ export const command: Command = {
       return 0;
     }
     if (decision.problem !== undefined) throw new CliError(decision.problem, USAGE_HINT);
-    const { loadApp } = await import('./load-app.js');
+    const { loadApp, loadDetectedApp } = await import('./load-app.js');
     if (decision.mode === RunMode.Cgi) {
       const { runCgi } = await import('../cgi/index.js');
       return runCgi(await loadApp(spec));
     }
-    const app = await loadApp(spec);
+    const { app, detected } = await loadDetectedApp(spec);
+    const { servedAs } = await import('../deploy/detect-app.js');
     const why = decision.reasons.join('; ');
     if (decision.mode === RunMode.Development) {
       const { serve } = await import('../http/index.js');
       const server = await serve(app, { validate: true });
-      process.stderr.write(`tsgi run: development server on ${server.url} (mode development: ${why})\n`);
+      process.stderr.write(
+        `tsgi run: development server on ${server.url} (mode development: ${why}${servedAs(detected)})\n`,
+      );
       await new Promise<void>((resolve) => {
         for (const signal of ['SIGINT', 'SIGTERM'] as const) {
           process.once(signal, () => void server.close().then(() => resolve()));
@@ -104,7 +110,7 @@ export const command: Command = {
         log: (line) =>
           process.stderr.write(
             line.startsWith('tsgi fastcgi: listening')
-              ? `${line}; mode ${decision.mode}: ${why}\n`
+              ? `${line}; mode ${decision.mode}: ${why}${servedAs(detected)}\n`
               : `${line}\n`,
           ),
       });

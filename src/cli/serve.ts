@@ -1,9 +1,11 @@
 // `tsgi serve APP`: the development server on node:http, with the validator on (as rackup and plackup do).
+import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
+import { SCRIPT_FLAGS, SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
 
-const HELP = `usage: tsgi serve APP [--host HOST] [--port PORT] [--no-validate]
+const HELP = `usage: tsgi serve APP | --scripts ROOT | --cgi-bin DIR [--host HOST] [--port PORT] [--no-validate]
 
 Serves APP on the development server (node:http): streaming in both directions, keep-alive, HEAD, one access
 log line per request on stderr. APP is a module path, optionally path#exportName; its default export is the tsgi
@@ -18,9 +20,13 @@ options:
   --no-validate   do not wrap APP in the validator
   -h, --help      this text
 
+${SCRIPT_FLAGS_HELP}
 examples:
   tsgi serve examples/hello.ts
   tsgi serve app.ts#api --host 0.0.0.0 --port 8080 --no-validate
+  tsgi serve --scripts ./www          (http://127.0.0.1:8000/hello.ts/users/7 runs www/hello.ts)
+
+${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi serve --help' for usage";
@@ -40,6 +46,7 @@ function parseServeArgs(args: string[]): {
   host?: string;
   port: number;
   validate: boolean;
+  directory: ScriptFlagValues;
 } {
   const { values, positionals } = parseFlags(
     args,
@@ -49,6 +56,7 @@ function parseServeArgs(args: string[]): {
       // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
       'no-validate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
+      ...SCRIPT_FLAGS,
     },
     USAGE_HINT,
   );
@@ -59,6 +67,7 @@ function parseServeArgs(args: string[]): {
     host: values.host,
     port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
     validate: values['no-validate'] !== true,
+    directory: values,
   };
 }
 
@@ -123,10 +132,13 @@ export const command: Command = {
       process.stdout.write(HELP);
       return 0;
     }
-    if (options.spec === undefined)
-      throw new CliError('missing APP', 'usage: tsgi serve APP [--host H] [--port N]');
-    const { loadApp } = await import('./load-app.js');
-    const app = await loadApp(options.spec);
+    const { describeTarget, resolveApp } = await import('./script-flags.js');
+    const target = describeTarget(
+      options.spec,
+      options.directory,
+      'usage: tsgi serve APP [--host H] [--port N]',
+    );
+    const { app, detected } = await resolveApp(options.spec, options.directory, USAGE_HINT);
     const { serve } = await import('../http/server.js');
     const host = options.host ?? '127.0.0.1';
     const server = await serve(app, { host, port: options.port, validate: options.validate }).catch(
@@ -135,7 +147,9 @@ export const command: Command = {
       },
     );
     const validator = options.validate ? 'validator on' : 'validator off';
-    process.stdout.write(`tsgi serve: ${options.spec} on ${server.url} (${validator}; Ctrl-C to stop)\n`);
+    const { describeDetected } = await import('../deploy/detect-app.js');
+    const kind = detected.adapter === undefined ? '' : `${describeDetected(detected)}; `;
+    process.stdout.write(`tsgi serve: ${target} on ${server.url} (${kind}${validator}; Ctrl-C to stop)\n`);
     await closeOnSignal(server.close);
     // Closed and flushed; an app's own timer or pool (or esbuild's service, when APP was transpiled) must not
     // keep the process alive after a Ctrl-C. Unref'd, so a process with nothing left exits without waiting.

@@ -15,7 +15,7 @@ const FIRST_READ = 4096;
 const MAX_MANIFEST = 64 * 1024 * 1024;
 
 /** One input of a cached bundle and the stat values it was built from. */
-type InputStamp = [path: string, mtimeMs: number, size: number];
+export type InputStamp = [path: string, mtimeMs: number, size: number];
 
 function fnv1a(text: string): string {
   let hash = 0x811c9dc5;
@@ -113,11 +113,16 @@ function isFresh(stamps: readonly InputStamp[], entry: string): boolean {
  * app's node_modules and are never copied into the cache.
  */
 export async function transpiledModuleUrl(entry: string): Promise<string> {
+  return (await transpiledModule(entry)).url;
+}
+
+/** {@link transpiledModuleUrl}, with the inputs it was built from (script directories stat them to revalidate). */
+export async function transpiledModule(entry: string): Promise<{ url: string; stamps: InputStamp[] }> {
   const dir = userCacheDir();
   if (dir !== undefined) {
     const file = cacheFile(dir, entry);
     const stamps = readManifest(file);
-    if (stamps !== undefined && isFresh(stamps, entry)) return pathToFileURL(file).href;
+    if (stamps !== undefined && isFresh(stamps, entry)) return { url: pathToFileURL(file).href, stamps };
   }
   const { bundleTypeScript } = await import('./bundle-app.js');
   const { code, inputs } = await bundleTypeScript(entry);
@@ -133,5 +138,5 @@ export async function transpiledModuleUrl(entry: string): Promise<string> {
   const partial = `${file}.${process.pid}.tmp`;
   writeFileSync(partial, text, { mode: 0o600 });
   renameSync(partial, file);
-  return pathToFileURL(file).href;
+  return { url: pathToFileURL(file).href, stamps };
 }

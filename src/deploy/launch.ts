@@ -2,6 +2,7 @@
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Application } from '../shared/types.js';
+import { AppShapeError, servedAs, toApplication, type DetectedApp } from './detect-app.js';
 import { RunMode, decideRunMode, formatRunMode, modeOverride, type RunModeDecision } from './run-mode.js';
 import { probeStdin } from '../shared/stdin-probe.js';
 
@@ -69,13 +70,17 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-/** The application export from the bundled module, or a one-line error. */
-function pickApp(module: Record<string, unknown>, exportName: string): Application {
-  const app = module[exportName];
-  if (typeof app !== 'function') {
-    throw new Error(`the bundled module exports ${typeof app} as '${exportName}', not a tsgi application`);
+/** The application export from the bundled module (a tsgi app, or a framework through its adapter). */
+async function pickApp(
+  module: Record<string, unknown>,
+  exportName: string,
+): Promise<{ app: Application; detected: DetectedApp }> {
+  try {
+    return await toApplication(module[exportName], `the bundled module's export '${exportName}'`);
+  } catch (error) {
+    if (error instanceof AppShapeError) throw new Error(`${error.message}; ${error.hint}`);
+    throw error;
   }
-  return app as Application;
 }
 
 // A failure before runCgi could answer (the app module threw while loading): still one well-formed response,
@@ -104,7 +109,7 @@ async function serveCgi(options: LaunchOptions): Promise<number> {
   removeHttpoxy();
   let app: Application;
   try {
-    app = pickApp(await options.app(), options.exportName);
+    ({ app } = await pickApp(await options.app(), options.exportName));
   } catch (error) {
     return cgiStartupFailure(error);
   }
@@ -119,8 +124,9 @@ async function serveFastCgi(
   if (options.fastcgi === undefined) fail('tsgi: this file was built with --cgi; it cannot serve FastCGI');
   const fastcgi = await options.fastcgi();
   let app: Application;
+  let detected: DetectedApp;
   try {
-    app = pickApp(await options.app(), options.exportName);
+    ({ app, detected } = await pickApp(await options.app(), options.exportName));
   } catch (error) {
     // The app's own failure: its stack is what the operator needs.
     throw new Error(`the application failed to load: ${(error as Error)?.stack ?? String(error)}`);
@@ -139,7 +145,9 @@ async function serveFastCgi(
     // The start line says which mode and why, so a wrong guess shows in the web server's error log.
     log: (line) =>
       process.stderr.write(
-        line.startsWith('tsgi fastcgi: listening') ? `${line}; mode ${decision.mode}: ${why}\n` : `${line}\n`,
+        line.startsWith('tsgi fastcgi: listening')
+          ? `${line}; mode ${decision.mode}: ${why}${servedAs(detected)}\n`
+          : `${line}\n`,
       ),
   });
 }

@@ -112,7 +112,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-interface Launch {
+/** A server process to start in its own process group and wait for on `port`. */
+export interface Launch {
   name: string;
   dir: string;
   port: number;
@@ -121,7 +122,8 @@ interface Launch {
   logFiles: string[];
 }
 
-async function launch({ name, dir, port, command, args, logFiles }: Launch): Promise<RunningServer> {
+/** Starts a server process, waits until it listens on `port`, and returns how to read its log and stop it. */
+export async function launch({ name, dir, port, command, args, logFiles }: Launch): Promise<RunningServer> {
   let output = '';
   // detached: the server leads its own process group, so stop() also reaps its workers and CGI children.
   const child = spawn(command, args, { cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 // Hostile and broken peers: each case hurts only its own connection (one log line), and the listener keeps serving.
 import { describe, expect, it } from 'vitest';
 import { connectFastCgi } from '../../../src/fastcgi/client.js';
+import { HOSTILE_INPUTS } from '../../../src/fastcgi/conform/index.js';
 import type { Application } from '../../../src/shared/types.js';
 import {
   GET_VARS,
@@ -31,35 +32,39 @@ async function expectStillServing(port: number): Promise<void> {
   await client.close();
 }
 
+// The hostile inputs are the conformance kit's (tsgi conform runs the same bytes against any responder); here
+// each one also gets tsgi's own promise: the connection closed with exactly this one log line.
+const CLOSING_LOG_LINES: Record<string, RegExp> = {
+  'hostile.bad-version': /version 2/,
+  'hostile.http-request': /version 71/,
+  'hostile.garbage': /version 156/,
+  'hostile.duplicate-begin': /request 1, which is active/,
+  'hostile.begin-on-null-id': /null request id/,
+  'hostile.short-begin-body': /4 bytes, not 8/,
+  'hostile.malformed-get-values': /malformed name-value/,
+  'hostile.pair-past-end': /malformed/,
+  'hostile.huge-params': /over the 262144-byte limit \(maxParamsBytes\)/,
+};
+
 describe('bytes that close the connection, with one log line', () => {
-  it.each([
-    ['a bad version byte', Buffer.concat([record(5, 1, 'x')]).fill(2, 0, 1), /version 2/],
-    [
-      'an HTTP request sent to the FastCGI port',
-      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
-      /version 71/,
-    ],
-    ['random garbage', Buffer.from('9c1f07e2a4b3d5c6e8f90112233445566778899aabbccdd', 'hex'), /version 156/],
-    [
-      'a duplicate BEGIN_REQUEST id',
-      Buffer.concat([beginRequest(1), beginRequest(1)]),
-      /request 1, which is active/,
-    ],
-    ['a BEGIN_REQUEST with the null request id', beginRequest(0), /null request id/],
-    ['a BEGIN_REQUEST body of 4 bytes', record(1, 1, Buffer.from([0, 1, 1, 0])), /4 bytes, not 8/],
-    ['a malformed GET_VALUES', record(9, 0, Buffer.from([0x05, 0x00, 0x41])), /malformed name-value/],
-    [
-      'a PARAMS pair running past the stream end',
-      Buffer.concat([beginRequest(1), record(4, 1, Buffer.from([0x7f, 0x01, 0x41])), record(4, 1)]),
-      /malformed/,
-    ],
-  ])('%s', async (_name, bytes, message) => {
+  it('every hostile input of the conformance kit is listed here or below', () => {
+    const elsewhere = ['hostile.cut-mid-record', 'hostile.unknown-type-on-request'];
+    expect(HOSTILE_INPUTS.map((input) => input.id).sort()).toEqual(
+      [...Object.keys(CLOSING_LOG_LINES), ...elsewhere].sort(),
+    );
+  });
+
+  it.each(
+    HOSTILE_INPUTS.filter((input) => input.id in CLOSING_LOG_LINES).map(
+      (input) => [input.title, input] as const,
+    ),
+  )('%s', async (_name, input) => {
     const lst = await listen();
     const peer = await rawPeer(lst.port);
-    peer.socket.write(bytes);
+    peer.socket.write(input.bytes());
     await peer.closed;
     expect(lst.logs).toHaveLength(1);
-    expect(lst.logs[0]).toMatch(message);
+    expect(lst.logs[0]).toMatch(CLOSING_LOG_LINES[input.id]!);
     expect(lst.logs[0]).toMatch(/closing the connection from 127\.0\.0\.1/);
     await expectStillServing(lst.port);
   });
