@@ -30,7 +30,7 @@ ${APP_SHAPES_HELP}
 async function enableCompileCache(): Promise<void> {
   const module = nodeBuiltin('node:module');
   if (module.enableCompileCache === undefined) return;
-  const { userCacheDir } = await import('./transpile-cache.js');
+  const { userCacheDir } = await import('../deploy/transpile-cache.js');
   const dir = userCacheDir();
   if (dir !== undefined) module.enableCompileCache(`${dir}/compile`);
 }
