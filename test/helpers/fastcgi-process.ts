@@ -36,7 +36,7 @@ process.once('exit', () => {
 export async function startListener(
   args: readonly string[],
   options: {
-    app?: string;
+    app?: string | null;
     /** The start line to wait for; null: return at once (address and pid are then empty). */
     waitFor?: RegExp | null;
     stdio?: StdioOptions;
@@ -45,7 +45,8 @@ export async function startListener(
     timeoutMs?: number;
   } = {},
 ): Promise<ListenerProcess> {
-  const argv = [TSGI_BIN, 'fastcgi', options.app ?? E2E_APP, ...args];
+  // app null: no APP argument (--scripts ROOT, --cgi-bin DIR).
+  const argv = [TSGI_BIN, 'fastcgi', ...(options.app === null ? [] : [options.app ?? E2E_APP]), ...args];
   const env = { ...process.env, ...options.env };
   const child =
     options.viaShell === undefined
