@@ -51,6 +51,21 @@ if (existsSync('src/cli/cgi-entry.ts')) {
     target: 'node20',
     packages: 'external',
     logLevel: 'warning',
+    // The framework adapters (loaded only when APP exports Express, Hono, … : src/deploy/detect-app.ts) stay a
+    // dynamic import of dist/adapters/*.js: bundled, their node:http and node:stream imports would be hoisted to
+    // the top of this file and cost every CGI request ~30 ms on Node 24, a plain tsgi app included.
+    plugins: [
+      {
+        name: 'lazy-adapters',
+        setup(pluginBuild) {
+          pluginBuild.onResolve({ filter: /\/adapters\/(node|fetch)\.js$/ }, (args) =>
+            args.kind === 'dynamic-import'
+              ? { path: `../adapters/${args.path.split('/').pop()}`, external: true }
+              : undefined,
+          );
+        },
+      },
+    ],
   });
 }
 if (!jsOnly) {

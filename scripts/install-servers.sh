@@ -2,8 +2,8 @@
 # Installs the real web servers and tools the end-to-end tests and benchmarks drive, from Debian's packages.
 # Needs root (CI runs as root). Without root it says what to run and exits non-zero.
 set -euo pipefail
-# fcgiwrap: the peer of `tsgi fastcgi --cgi-bin` (bench/scripts); python3: the Python CGI program of its e2e test.
-PACKAGES=(nginx apache2 libapache2-mod-fcgid lighttpd libfcgi-bin spawn-fcgi php-fpm wrk hyperfine curl fcgiwrap python3)
+# busybox: busybox httpd, a third CGI server for the e2e tests. fcgiwrap: the peer of `tsgi fastcgi --cgi-bin` (bench/scripts); python3: the Python CGI program of its e2e test.
+PACKAGES=(nginx apache2 libapache2-mod-fcgid lighttpd libfcgi-bin spawn-fcgi php-fpm wrk hyperfine curl fcgiwrap python3 busybox)
 if [ "$(id -u)" != 0 ]; then
   echo "install-servers: not root; run: sudo apt-get update && sudo apt-get install -y ${PACKAGES[*]}" >&2
   exit 1

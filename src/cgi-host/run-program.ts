@@ -12,8 +12,13 @@ export interface CgiHostOptions {
   timeoutMs?: number;
   /** Extra environment variables for every program (after the meta-variables, so they win). */
   env?: Readonly<Record<string, string>>;
-  /** Where the host's own lines go (default: the request's `tsgi.errors`). The program's stderr goes there too. */
+  /** Where the host's own lines go (default: the request's `tsgi.errors`). */
   log?: HostLog;
+  /**
+   * The program's stderr: `errors` (default) copies it into the request's `tsgi.errors`; `inherit` hands the
+   * program this process's own stderr (the listener's log, as fcgiwrap does), which spares a pipe per request.
+   */
+  stderr?: 'errors' | 'inherit';
 }
 
 export const DEFAULT_CGI_TIMEOUT_MS = 60_000;
@@ -63,6 +68,15 @@ async function feedStdin(environ: Environ, child: ChildProcessWithoutNullStreams
   }
 }
 
+// A request without a body gets /dev/null as stdin (RFC 3875 §4.1.2: no CONTENT_LENGTH, no body to read);
+// a body of unknown length (chunked, tsgi.input_terminated) is streamed like any other.
+function requestHasBody(environ: Environ): boolean {
+  const length = environ.CONTENT_LENGTH;
+  if (length !== undefined && length !== '') return length !== '0';
+  const method = environ.REQUEST_METHOD;
+  return method !== 'GET' && method !== 'HEAD' && environ['tsgi.input_terminated'];
+}
+
 /**
  * Runs `target` for the request in `environ` and answers with its output: the head parsed as RFC 3875 §6
  * (502 when there is none), the body streamed as the program writes it and as the client takes it. The program
@@ -77,15 +91,17 @@ export async function runProgram(
 ): Promise<Body> {
   const errors = environ['tsgi.errors'];
   const log = options.log ?? ((line: string) => errors.write(`${line}\n`));
+  const hasBody = requestHasBody(environ);
   const child = spawn(target.file, [], {
     cwd: dirname(target.file),
     env: metaVariables(environ, target, options.env),
     detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+    // Each pipe costs the host a handle and a stream per request (spawning is most of a CGI request's cost).
+    stdio: [hasBody ? 'pipe' : 'ignore', 'pipe', options.stderr === 'inherit' ? 'inherit' : 'pipe'],
+  }) as ChildProcessWithoutNullStreams;
   let spawnError: Error | undefined;
   child.on('error', (error) => (spawnError ??= error));
-  child.stderr.on('data', (chunk: Uint8Array) => errors.write(chunk));
+  child.stderr?.on('data', (chunk: Uint8Array) => errors.write(chunk));
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -102,7 +118,7 @@ export async function runProgram(
     signal.removeEventListener('abort', onAbort);
     stopProgram(child);
   };
-  void feedStdin(environ, child);
+  if (hasBody) void feedStdin(environ, child);
 
   const stdout = child.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   const reader = new ResponseHeadReader();

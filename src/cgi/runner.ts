@@ -1,8 +1,10 @@
 // runCgi: one request per process (RFC 3875) — environment + stdin in, Status/headers/body on stdout out.
 import type { Writable } from 'node:stream';
+import { escapeLogText } from '../shared/log-line.js';
 import { serveRequest } from '../shared/serve-request.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { readRequestVariables } from './environ-bytes.js';
+import { captureStdout } from './capture-stdout.js';
 import { removeHttpoxy } from './httpoxy.js';
 import { createCgiBody, type CgiBody } from './stdin-source.js';
 import { createFdSink, createStdoutSink, writeAllSync, type StdoutSink } from './stdout-sink.js';
@@ -70,10 +72,11 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const controller = new AbortController();
   // The web server closed our stdout (client gone): stop the application quietly, nobody is listening.
   const abort = (error: Error): void => controller.abort(error);
-  const sink =
+  const sink = trackHead(
     options.stdout === undefined
-      ? createFdSink(1, abort, () => process.stdout)
-      : createStdoutSink(options.stdout, abort);
+      ? createFdSink(1, abort, captureStdout().realStdout)
+      : createStdoutSink(options.stdout, abort),
+  );
 
   let body: CgiBody | undefined;
   // Take the unread body off the pipe before the first response byte (Apache deadlock: see spoolRest).
@@ -94,8 +97,14 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   };
   const handleSigterm = options.handleSigterm ?? options.stdout === undefined;
   if (handleSigterm) process.once('SIGTERM', onSigterm);
+  // Nothing left in the event loop while the response is unfinished (a promise that never settles, a framework
+  // waiting for body bytes that will never come): nothing can finish it any more, so say so (issue 11) instead
+  // of exiting with no output, which the web server reports as "premature end of script headers".
+  let onIdle = (): void => undefined;
+  const stalled = new Promise<'stalled'>((resolve) => (onIdle = () => resolve('stalled')));
+  process.once('beforeExit', onIdle);
   try {
-    const outcome = await serveRequest(app, {
+    const serving = serveRequest(app, {
       variables,
       body: (contentLength = 0) => {
         body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
@@ -105,10 +114,65 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       sink: spooling,
       environ: { multithread: false, multiprocess: true, runOnce: true, signal: controller.signal },
     });
+    const outcome = await Promise.race([serving, stalled]);
+    if (outcome === 'stalled') return await unfinished(sink, spooling, errors, variables, controller);
     return outcome.ok && !sink.broken && !controller.signal.aborted ? 0 : EXIT_CUT_OFF;
   } finally {
+    process.off('beforeExit', onIdle);
     if (handleSigterm) process.off('SIGTERM', onSigterm);
   }
+}
+
+/** The sink, and whether the head has gone out through it. */
+interface TrackedSink extends StdoutSink {
+  readonly headSent: boolean;
+}
+
+function trackHead(sink: StdoutSink): TrackedSink {
+  let headSent = false;
+  return {
+    get broken() {
+      return sink.broken;
+    },
+    get headSent() {
+      return headSent;
+    },
+    sendHead(status, headers) {
+      headSent = true;
+      return sink.sendHead(status, headers);
+    },
+    write: (chunk) => sink.write(chunk),
+    end: (ok) => sink.end(ok),
+  };
+}
+
+async function unfinished(
+  sink: TrackedSink,
+  // The same sink behind the body spooler: a 500 must not deadlock on an unread body either.
+  spooling: StdoutSink,
+  errors: ErrorStream,
+  variables: Readonly<Record<string, string | undefined>>,
+  controller: AbortController,
+): Promise<number> {
+  const request = `${variables.REQUEST_METHOD ?? '-'} ${variables.REQUEST_URI ?? `${variables.SCRIPT_NAME ?? ''}${variables.PATH_INFO ?? ''}`}`;
+  const answer = sink.headSent ? 'response cut off' : 'answered 500';
+  errors.write(
+    `tsgi cgi: ${escapeLogText(request)}: the application never finished its response and nothing is left to wait for (a promise that never settles, or a body shorter than CONTENT_LENGTH); ${answer}\n`,
+  );
+  if (!sink.headSent) await sendError(spooling, '500 Internal Server Error', 'Internal Server Error\n');
+  else await sink.end(false);
+  controller.abort(new Error('tsgi cgi: the response could not finish'));
+  return EXIT_CUT_OFF;
+}
+
+async function sendError(sink: StdoutSink, status: string, text: string): Promise<void> {
+  const body = Buffer.from(text, 'utf8');
+  await sink.sendHead(status, [
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Content-Length', String(body.length)],
+  ]);
+  await sink.write(body);
+  await sink.end(true);
 }
 
 /**
@@ -116,19 +180,12 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
  * load): the client gets a real response instead of the server's "premature end of script headers", and
  * `logLine` goes to stderr, the web server's error log. Resolves to the exit status (1).
  */
-export async function respondAppUnavailable(logLine: string): Promise<number> {
-  const sink = createFdSink(
-    1,
-    () => undefined,
-    () => process.stdout,
-  );
+export async function respondAppUnavailable(
+  logLine: string,
+  realStdout: () => Writable = () => process.stdout,
+): Promise<number> {
+  const sink = createFdSink(1, () => undefined, realStdout);
   errorStream(undefined).write(`${logLine}\n`);
-  const body = Buffer.from('Internal Server Error\n', 'utf8');
-  await sink.sendHead('500 Internal Server Error', [
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Content-Length', String(body.length)],
-  ]);
-  await sink.write(body);
-  await sink.end(true);
+  await sendError(sink, '500 Internal Server Error', 'Internal Server Error\n');
   return 1;
 }

@@ -1,10 +1,8 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
-import { readRequestVariables } from '../cgi/environ-bytes.js';
-import { removeHttpoxy } from '../cgi/httpoxy.js';
 import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { startCgi } from '../cgi/start.js';
 import { CliError } from './cli-error.js';
-import type { Application } from '../shared/types.js';
 import type { Command } from './main.js';
 
 const HELP = `usage: tsgi cgi APP
@@ -14,7 +12,10 @@ Runs APP once as a CGI program (RFC 3875): the request comes from the environmen
 response was sent, 1 when it was cut off. APP is a module path, optionally path#exportName; its default export
 is the tsgi application. .ts files load directly (esbuild output is cached per user on Node without type
 stripping). HTTP_PROXY (from a client's Proxy: header, httpoxy) is removed from the process environment
-before APP is imported; the application still sees the request header as environ.HTTP_PROXY.
+before APP is imported; the application still sees the request header as environ.HTTP_PROXY. NODE_ENV is
+set to production unless it is set. The application's console output and process.stdout writes go to stderr
+(stdout is the response). An APP that cannot be loaded, or a response that can never finish, is answered 500
+with one line on stderr.
 
 example (a cgi-bin wrapper script, executable by the web server's user):
   #!/bin/sh
@@ -48,25 +49,18 @@ export const command: Command = {
     const [spec, ...extra] = args.filter((arg) => arg !== '--');
     if (spec === undefined) throw new CliError('missing APP', "usage: tsgi cgi APP (see 'tsgi cgi --help')");
     if (extra.length > 0) throw new CliError(`unexpected argument '${extra[0]}'`, 'usage: tsgi cgi APP');
-    // The request variables are read first (the environ keeps HTTP_PROXY even where they come from process.env),
-    // then httpoxy: HTTP_PROXY leaves process.env before any of the app's code, or a child it spawns, can see it.
-    const variables = readRequestVariables();
-    removeHttpoxy();
-    await enableCompileCache();
-    const { loadApp } = await import('./load-app.js');
-    let app: Application;
-    try {
-      app = await loadApp(spec);
-    } catch (error) {
-      // Under a web server, answer the request (500) and log one line; from a shell, a plain CLI error.
-      if (process.env.REQUEST_METHOD === undefined) throw error;
-      const { respondAppUnavailable } = await import('../cgi/runner.js');
-      return respondAppUnavailable(`tsgi cgi: cannot load APP: ${describeLoadError(error)}`);
-    }
-    const { runCgi } = await import('../cgi/runner.js');
-    const code = await runCgi(app, { variables });
-    exitWhenIdle(code);
-    return code;
+    // The one CGI start sequence (src/cgi/start.ts): httpoxy, NODE_ENV, stdout captured, then the app is loaded.
+    return startCgi({
+      name: 'tsgi cgi',
+      async load() {
+        await enableCompileCache();
+        const { loadApp } = await import('./load-app.js');
+        return loadApp(spec);
+      },
+      describeLoadError,
+      // From a shell (no REQUEST_METHOD), a load error is a plain CLI error with its hint.
+      throwLoadErrorWithoutRequest: true,
+    });
   },
 };
 
@@ -74,13 +68,4 @@ function describeLoadError(error: unknown): string {
   if (error instanceof CliError) return `${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return message.split('\n')[0] ?? message;
-}
-
-/**
- * The response is complete and flushed (runCgi resolved after stdout drained), but the app may hold a timer or
- * socket (a database pool) that keeps Node alive, and the web server waits for our stdout to close. An unref'd
- * timer ends the process only in that case; otherwise Node exits by itself first.
- */
-function exitWhenIdle(code: number): void {
-  setTimeout(() => process.exit(code), 50).unref();
 }

@@ -28,6 +28,12 @@ ${APP_SHAPES_HELP}
 
 const USAGE_HINT = "run 'tsgi run --help' for usage";
 
+function describeLoadError(error: unknown): string {
+  if (error instanceof CliError) return `${error.message}${error.hint ? ` (hint: ${error.hint})` : ''}`;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return message.split('\n')[0] ?? message;
+}
+
 function parseRunArgs(args: string[]) {
   return parseFlags(
     args,
@@ -77,9 +83,11 @@ export const command: Command = {
     if (decision.problem !== undefined) throw new CliError(decision.problem, USAGE_HINT);
     const { loadApp, loadDetectedApp } = await import('./load-app.js');
     if (decision.mode === RunMode.Cgi) {
-      const { runCgi } = await import('../cgi/index.js');
-      return runCgi(await loadApp(spec));
+      // The same start as `tsgi cgi` and built files: HTTP_PROXY removed before the app loads, 500 if it fails.
+      const { startCgi } = await import('../cgi/index.js');
+      return startCgi({ name: 'tsgi run', load: () => loadApp(spec), describeLoadError });
     }
+    process.env.NODE_ENV ??= decision.mode === RunMode.Development ? 'development' : 'production';
     const { app, detected } = await loadDetectedApp(spec);
     const { servedAs } = await import('../deploy/detect-app.js');
     const why = decision.reasons.join('; ');

@@ -91,6 +91,8 @@ export async function resolveApp(
     const app = fromCgiBin(values['cgi-bin'], {
       timeoutMs: seconds === undefined ? undefined : Math.round(seconds * 1000),
       log,
+      // The programs write their stderr straight into this process's log, as under fcgiwrap.
+      stderr: 'inherit',
     });
     return { app, detected: DIRECTORY };
   }

@@ -83,37 +83,18 @@ async function pickApp(
   }
 }
 
-// A failure before runCgi could answer (the app module threw while loading): still one well-formed response,
-// so the web server logs a 500 with our stderr line instead of "premature end of script headers".
-async function cgiStartupFailure(error: unknown): Promise<number> {
-  const { formatCgiHead } = await import('../shared/headers.js');
-  process.stderr.write(`tsgi: the application failed to load: ${(error as Error)?.stack ?? String(error)}\n`);
-  const body = 'Internal Server Error\n';
-  process.stdout.write(
-    formatCgiHead('500 Internal Server Error', [
-      ['Content-Type', 'text/plain; charset=utf-8'],
-      ['Content-Length', String(body.length)],
-    ]),
-  );
-  process.stdout.write(body);
-  return 1;
-}
-
-async function serveCgi(options: LaunchOptions): Promise<number> {
+// The one CGI start sequence (src/cgi/start.ts): httpoxy, NODE_ENV, stdout captured, load (500 on failure), run,
+// flush and exit.
+async function serveCgi(options: LaunchOptions, name: string): Promise<number> {
   if (options.cgi === undefined) fail('tsgi: this file was built with --fastcgi; it cannot serve CGI');
-  const { runCgi, removeHttpoxy, readRequestVariables } = await options.cgi();
-  // httpoxy (CVE-2016-5385): gone from process.env before the app's module code runs, so neither it nor a
-  // child process takes the client's Proxy header for an outbound proxy. The variables are read first, so
-  // the environ still carries the header where there is no /proc/self/environ to read it from.
-  const variables = readRequestVariables();
-  removeHttpoxy();
-  let app: Application;
-  try {
-    ({ app } = await pickApp(await options.app(), options.exportName));
-  } catch (error) {
-    return cgiStartupFailure(error);
-  }
-  return runCgi(app, { variables });
+  const { startCgi } = await options.cgi();
+  return startCgi({
+    name,
+    load: async () => (await pickApp(await options.app(), options.exportName)).app,
+    // The app's own failure: its stack is what the operator needs.
+    describeLoadError: (error) =>
+      `the application failed to load: ${(error as Error)?.stack ?? String(error)}`,
+  });
 }
 
 async function serveFastCgi(
@@ -122,6 +103,7 @@ async function serveFastCgi(
   socket: { mode?: string; group?: string },
 ): Promise<void> {
   if (options.fastcgi === undefined) fail('tsgi: this file was built with --cgi; it cannot serve FastCGI');
+  process.env.NODE_ENV ??= 'production';
   const fastcgi = await options.fastcgi();
   let app: Application;
   let detected: DetectedApp;
@@ -188,9 +170,7 @@ export async function launch(options: LaunchOptions): Promise<void> {
     return;
   }
   if (decision.mode === RunMode.Cgi) {
-    const code = await serveCgi(options);
-    // Wait for stdout to drain (a pipe to the web server), then exit even if the app left handles open.
-    process.stdout.write('', () => process.exit(code));
+    await serveCgi(options, name);
     return;
   }
   if (decision.mode === RunMode.Usage) {

@@ -1,4 +1,4 @@
-// Starts real nginx, Apache httpd and lighttpd on loopback from a config the test supplies, and stops them.
+// Starts real nginx, Apache httpd, lighttpd and busybox httpd on loopback from a config the test supplies, and stops them.
 // Each server gets its own temp directory (config, pid, logs) and a free port; when run as root the servers
 // drop to SERVER_USER, as they do in production, so file and socket permissions are tested for real.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -312,6 +312,44 @@ ${options.config}
     command: lighttpd,
     args: ['-D', '-f', file],
     logFiles: [join(dir, 'run', 'error.log')],
+  });
+}
+
+export interface BusyboxOptions {
+  /** The document root; its `cgi-bin/` holds the CGI programs (busybox httpd runs any file there). */
+  home: string;
+  port?: number;
+  dir?: string;
+}
+
+/**
+ * Starts busybox httpd (`busybox httpd -f`), the small server of embedded systems and containers: CGI only,
+ * from `HOME/cgi-bin/`, one forked process per connection, the script's stderr left on the server's.
+ */
+export async function startBusybox(options: BusyboxOptions): Promise<RunningServer> {
+  const busybox = requireBinary('busybox');
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? makeServerDir('busybox');
+  const config = join(dir, 'httpd.conf');
+  await writeConfig(config, '');
+  return launch({
+    name: 'busybox httpd',
+    dir,
+    port,
+    command: busybox,
+    args: [
+      'httpd',
+      '-f',
+      '-vv',
+      '-p',
+      `127.0.0.1:${port}`,
+      '-h',
+      options.home,
+      '-c',
+      config,
+      ...(IS_ROOT ? ['-u', `${SERVER_USER}:${SERVER_USER}`] : []),
+    ],
+    logFiles: [],
   });
 }
 

@@ -89,9 +89,10 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
   }
 }
 
-// The framework's own 500 page, told apart from the response driver's "Internal Server Error\n".
+// The framework's own 500 page, told apart from the response driver's "Internal Server Error\n". Express shows
+// the stack only outside production, and the CGI runner sets NODE_ENV=production (issue 11).
 const ERROR_PAGES: Readonly<Record<Framework, RegExp>> = {
-  express: /Error: boom from express/,
+  express: /<title>Error<\/title>[\s\S]*<pre>(Error: boom from express|Internal Server Error)/,
   koa: /^Internal Server Error$/,
   fastify: /"message":"boom from fastify"/,
   hono: /^Internal Server Error$/,
