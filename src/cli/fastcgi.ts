@@ -1,143 +1,108 @@
 // `tsgi fastcgi APP`: the FastCGI listener for nginx, Apache and lighttpd (TCP, unix socket, fd 0, systemd).
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
-import { parseFlags } from './parse-flags.js';
-import { SCRIPT_FLAGS, SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
+import {
+  FASTCGI_FLAGS,
+  flagHelp,
+  parseFastCgiFlags,
+  USAGE_HINT,
+  type FastCgiFlagValues,
+} from './fastcgi-flags.js';
 import type { Command } from './main.js';
+import { SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
+import type { ProcessModel } from '../fastcgi/pool/process-model.js';
+import type { DetectedApp } from '../deploy/detect-app.js';
+import type { Application } from '../shared/types.js';
 
-const HELP = `usage: tsgi fastcgi APP | --scripts ROOT | --cgi-bin DIR [--listen ADDR]... [--workers N] [options]
+function help(): string {
+  return `usage: tsgi fastcgi APP | --scripts ROOT | --cgi-bin DIR [--listen ADDR]... [--workers N] [options]
 
 Serves APP over FastCGI 1.0 for a web server (nginx fastcgi_pass, Apache mod_proxy_fcgi, lighttpd
 mod_fastcgi). APP is a module path, optionally path#exportName. One line on stderr says where it listens.
-SIGTERM, SIGUSR1 (mod_fcgid, mod_fastcgi) and SIGINT stop it gracefully: no new connections, requests in
-flight finish (up to --shutdown-timeout), exit 0; a second signal aborts what is left.
 
-where to listen (--listen may be repeated):
-  --listen HOST:PORT      TCP, e.g. 127.0.0.1:9000 or [::1]:9000 (a bare PORT means 127.0.0.1:PORT)
-  --listen unix:/PATH     a unix socket (also any path with a /); a stale socket file is replaced
-  --listen fd:N           an inherited listening socket
-  (none)                  systemd's sockets (LISTEN_FDS), else fd 0 when the web server started tsgi with
-                          its listening socket there (lighttpd bin-path, spawn-fcgi, mod_fcgid)
+When tsgi binds its own address (--listen, systemd sockets) a primary process holds the sockets and runs
+workers on them: a crashed worker costs only its own requests and is replaced. SIGHUP or SIGUSR2 reloads:
+workers with the new code start, and only once they listen do the old ones stop accepting and drain (an APP
+that fails to load leaves the old ones serving). When the web server started tsgi with its socket on fd 0
+(lighttpd bin-path, spawn-fcgi, mod_fcgid) it supervises, and tsgi serves in one process.
+SIGTERM, SIGUSR1 (mod_fcgid, mod_fastcgi) and SIGINT stop gracefully: no new connections, requests in
+flight finish (up to --shutdown-timeout), exit 0; a second signal aborts what is left at once.
 
-options:
-  --workers N                 N processes (node:cluster) share the sockets; a crashed one is restarted
-  --socket-mode MODE          unix socket mode in octal (default 660; world-writable modes are refused)
-  --socket-owner USER         owner of the unix socket (needs root)
-  --socket-group GROUP        group of the unix socket: the web server's (e.g. www-data)
-  --web-server-addrs LIST     who may connect over TCP: comma-separated IPs or subnets
-                              (default: $FCGI_WEB_SERVER_ADDRS; unset means anyone)
-  --max-connections N         connections at once (default 1024)
-  --max-requests N            requests in flight over all connections (default 1024); more get FCGI_OVERLOADED
-  --max-requests-per-connection N   multiplexed requests on one connection (default 128)
-  --max-params-bytes N        size of one request's FCGI_PARAMS (default 262144)
-  --idle-timeout SECONDS      close a kept-alive connection idle this long (default 60)
-  --shutdown-timeout SECONDS  how long a stop waits for requests in flight (default 30)
-  --no-multiplex              one request at a time per connection (others get FCGI_CANT_MPX_CONN)
-  -h, --help                  this text
+where to listen (with no --listen: systemd's sockets (LISTEN_FDS), else the listening socket on fd 0):
+${flagHelp('listen')}
+
+the pool:
+${flagHelp('pool')}
+
+limits (per worker process):
+${flagHelp('limits')}
+
+other:
+${flagHelp('other')}
 
 ${SCRIPT_FLAGS_HELP}
 examples:
   tsgi fastcgi app.ts --listen 127.0.0.1:9000
-  tsgi fastcgi app.ts --listen unix:/run/tsgi/app.sock --socket-group www-data --workers 2
+  tsgi fastcgi app.ts --listen unix:/run/tsgi/app.sock --socket-group www-data --workers 4
+  tsgi fastcgi app.ts --listen 127.0.0.1:9000 --pm dynamic --workers 8 --status-path /status
+  tsgi fastcgi app.ts --check
   tsgi fastcgi --scripts /srv/www --listen 127.0.0.1:9000      (nginx: $document_root$fastcgi_script_name)
   spawn-fcgi -n -a 127.0.0.1 -p 9000 -- /usr/bin/node node_modules/.bin/tsgi fastcgi app.ts
 
 ${APP_SHAPES_HELP}
 `;
+}
 
-const USAGE_HINT = "run 'tsgi fastcgi --help' for usage";
 const NO_ADDRESS_HINT =
   'pass --listen 127.0.0.1:9000 or --listen unix:/run/tsgi.sock, or let the web server start tsgi with a listening socket on fd 0 (lighttpd bin-path, spawn-fcgi)';
 
-interface FastCgiArgs {
-  help: boolean;
+/** The flags and APP, as the command uses them; a CliError (one line) for anything wrong. */
+export function parseFastCgiArgs(args: string[]): {
   spec?: string;
-  listen: string[];
-  workers: number;
-  socketMode?: number;
-  socketOwner?: string;
-  socketGroup?: string;
-  webServerAddrs?: string;
-  maxConnections?: number;
-  maxRequests?: number;
-  maxRequestsPerConnection?: number;
-  maxParamsBytes?: number;
-  idleTimeoutMs?: number;
-  shutdownTimeoutMs?: number;
-  multiplex: boolean;
+  values: FastCgiFlagValues;
   directory: ScriptFlagValues;
-}
-
-function count(name: string, text: string | undefined, min = 1): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!(value >= min))
-    throw new CliError(`--${name} wants a whole number of at least ${min}, got '${text}'`, USAGE_HINT);
-  return value;
-}
-
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) : NaN;
-  if (!(value > 0)) throw new CliError(`--${name} wants seconds (e.g. 30), got '${text}'`, USAGE_HINT);
-  return Math.round(value * 1000);
-}
-
-/** The flags and APP, or a one-line CliError. */
-export function parseFastCgiArgs(args: string[]): FastCgiArgs {
-  const { values, positionals } = parseFlags(
-    args,
-    {
-      listen: { type: 'string', short: 'l', multiple: true },
-      workers: { type: 'string', short: 'w' },
-      'socket-mode': { type: 'string' },
-      'socket-owner': { type: 'string' },
-      'socket-group': { type: 'string' },
-      'web-server-addrs': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-requests': { type: 'string' },
-      'max-requests-per-connection': { type: 'string' },
-      'max-params-bytes': { type: 'string' },
-      'idle-timeout': { type: 'string' },
-      'shutdown-timeout': { type: 'string' },
-      // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
-      'no-multiplex': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-      ...SCRIPT_FLAGS,
-    },
-    USAGE_HINT,
-  );
+} {
+  const { values, directory, positionals } = parseFastCgiFlags(args);
   if (positionals.length > 1) throw new CliError(`unexpected argument '${positionals[1]}'`, USAGE_HINT);
-  let socketMode: number | undefined;
-  if (values['socket-mode'] !== undefined) {
-    const text = values['socket-mode'].replace(/^0o/i, '');
-    socketMode = /^[0-7]{3,4}$/.test(text) ? parseInt(text, 8) : NaN;
-    if (Number.isNaN(socketMode))
-      throw new CliError(`bad --socket-mode '${values['socket-mode']}'`, 'an octal mode such as 660');
-    if ((socketMode & 0o002) !== 0)
+  const mode = values['socket-mode'];
+  if (mode !== undefined) {
+    const text = mode.replace(/^0o/i, '');
+    const parsed = /^[0-7]{3,4}$/.test(text) ? parseInt(text, 8) : NaN;
+    if (Number.isNaN(parsed)) throw new CliError(`bad --socket-mode '${mode}'`, 'an octal mode such as 660');
+    if ((parsed & 0o002) !== 0)
       throw new CliError(
-        `--socket-mode ${values['socket-mode']} lets every local user send requests`,
+        `--socket-mode ${mode} lets every local user send requests`,
         'use 660 (or 600) and --socket-group for the web server',
       );
   }
-  return {
-    help: values.help === true,
-    spec: positionals[0],
-    listen: values.listen ?? [],
-    workers: count('workers', values.workers, 0) ?? 0,
-    socketMode,
-    socketOwner: values['socket-owner'],
-    socketGroup: values['socket-group'],
-    webServerAddrs: values['web-server-addrs'],
-    maxConnections: count('max-connections', values['max-connections']),
-    maxRequests: count('max-requests', values['max-requests']),
-    maxRequestsPerConnection: count('max-requests-per-connection', values['max-requests-per-connection']),
-    maxParamsBytes: count('max-params-bytes', values['max-params-bytes']),
-    idleTimeoutMs: seconds('idle-timeout', values['idle-timeout']),
-    shutdownTimeoutMs: seconds('shutdown-timeout', values['shutdown-timeout']),
-    multiplex: values['no-multiplex'] !== true,
-    directory: values,
-  };
+  const pm = values.pm;
+  if (pm !== undefined && pm !== 'static' && pm !== 'dynamic' && pm !== 'ondemand')
+    throw new CliError(`--pm wants static, dynamic or ondemand, got '${pm}'`, USAGE_HINT);
+  return { spec: positionals[0], values, directory };
+}
+
+/** True when tsgi binds its own address: --listen, or systemd's sockets for this very process. */
+function bindsOwnAddress(values: FastCgiFlagValues): boolean {
+  if ((values.listen ?? []).length > 0) return true;
+  return process.env.LISTEN_PID === String(process.pid) && Number(process.env.LISTEN_FDS) > 0;
+}
+
+/** The pool the flags ask for: undefined serves in one process. */
+export function processModelOf(values: FastCgiFlagValues, ownAddress: boolean): ProcessModel | undefined {
+  const pm = values.pm ?? 'static';
+  if (pm === 'dynamic') {
+    const minSpare = values['min-spare'] ?? 1;
+    const maxSpare = Math.max(minSpare, values['max-spare'] ?? 3);
+    return { kind: 'dynamic', maxWorkers: values.workers || 4, minSpare, maxSpare };
+  }
+  if (pm === 'ondemand')
+    return {
+      kind: 'ondemand',
+      maxWorkers: values.workers || 4,
+      idleTimeoutMs: values['idle-worker-timeout'] ?? 10_000,
+    };
+  const workers = values.workers ?? (ownAddress ? 1 : 0);
+  return workers > 0 ? { kind: 'static', workers } : undefined;
 }
 
 /** A listen failure as one line with a way out. */
@@ -152,18 +117,48 @@ function listenError(error: NodeJS.ErrnoException): CliError {
   return new CliError(`cannot listen: ${message}`, 'check the --listen address and the socket options', 1);
 }
 
+// In a pool the primary loads APP too (it never serves it): a broken APP fails here with one line, and the start
+// line can say what it was detected as. Workers load it themselves, so a reload loads the new code.
+async function loadOrReport(
+  spec: string | undefined,
+  directory: ScriptFlagValues,
+): Promise<{ app: Application; detected: DetectedApp }> {
+  const { resolveApp } = await import('./script-flags.js');
+  const { isPoolWorker, tellPrimary } = await import('../fastcgi/pool/worker.js');
+  try {
+    return await resolveApp(spec, directory, USAGE_HINT);
+  } catch (error) {
+    if (isPoolWorker()) {
+      // One line for the primary (a failed reload keeps the old workers); then let go of the IPC channel so
+      // this worker exits with status 1.
+      const message = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      tellPrimary({ tsgi: 'load-failed', message });
+      process.exitCode = 1;
+      process.disconnect?.();
+    }
+    throw error;
+  }
+}
+
 export const command: Command = {
-  summary: 'serve APP over FastCGI (nginx, Apache, lighttpd): TCP, unix socket, fd 0 or systemd; --workers N',
+  summary:
+    'serve APP over FastCGI (nginx, Apache, lighttpd): TCP, unix socket, fd 0 or systemd; a pool of workers',
   async run(args) {
-    const options = parseFastCgiArgs(args);
-    if (options.help) {
-      process.stdout.write(HELP);
+    const { spec, values, directory } = parseFastCgiArgs(args);
+    if (values.help === true) {
+      process.stdout.write(help());
       return 0;
     }
-    const { describeTarget, resolveApp } = await import('./script-flags.js');
-    describeTarget(options.spec, options.directory, 'usage: tsgi fastcgi APP [--listen ADDR]');
+    const { describeTarget } = await import('./script-flags.js');
+    const target = describeTarget(spec, directory, 'usage: tsgi fastcgi APP [--listen ADDR]');
+    const { servedAs } = await import('../deploy/detect-app.js');
+    if (values.check === true) {
+      const { detected } = await loadOrReport(spec, directory);
+      process.stderr.write(`tsgi fastcgi: ${target} loads${servedAs(detected)}; the configuration is fine\n`);
+      return 0;
+    }
     const { parseListenAddress, parseWebServerAddrs } = await import('../fastcgi/index.js');
-    for (const address of options.listen) {
+    for (const address of values.listen ?? []) {
       try {
         parseListenAddress(address);
       } catch (error) {
@@ -171,55 +166,51 @@ export const command: Command = {
       }
     }
     try {
-      parseWebServerAddrs(options.webServerAddrs ?? process.env.FCGI_WEB_SERVER_ADDRS);
+      parseWebServerAddrs(values['web-server-addrs'] ?? process.env.FCGI_WEB_SERVER_ADDRS);
     } catch (error) {
       throw new CliError(
         (error as Error).message,
         'comma-separated IP addresses or subnets, e.g. 127.0.0.1,::1',
       );
     }
-    // Loaded in a --workers primary too, which never calls it: a broken APP then fails here with one line,
-    // instead of in every worker the primary would keep restarting.
-    let app, detected;
-    try {
-      ({ app, detected } = await resolveApp(options.spec, options.directory, USAGE_HINT));
-    } catch (error) {
-      // In a --workers worker the IPC channel would keep this process alive after the error: let go of it, so
-      // the worker exits (status 1) and the primary counts a failed start.
-      const { isWorker } = await import('../fastcgi/workers.js');
-      if (isWorker()) {
-        // worker.disconnect(), not process.disconnect(): cluster would take the latter for a dead primary and
-        // exit 0, hiding the failure.
-        const { default: cluster } = await import('node:cluster');
-        process.exitCode = 1;
-        cluster.worker?.disconnect();
-      }
-      throw error;
-    }
-    const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
-    const { servedAs } = await import('../deploy/detect-app.js');
+    const processModel = processModelOf(values, bindsOwnAddress(values));
+    const { app, detected } = await loadOrReport(spec, directory);
     const served = servedAs(detected);
+    const { serveFastCgi, NoListenAddressError } = await import('../fastcgi/index.js');
     const limits = {
-      ...(options.maxParamsBytes !== undefined ? { maxParamsBytes: options.maxParamsBytes } : {}),
-      ...(options.maxRequestsPerConnection !== undefined
-        ? { maxRequestsPerConnection: options.maxRequestsPerConnection }
+      ...(values['max-params-bytes'] !== undefined ? { maxParamsBytes: values['max-params-bytes'] } : {}),
+      ...(values['max-requests-per-connection'] !== undefined
+        ? { maxRequestsPerConnection: values['max-requests-per-connection'] }
         : {}),
-      ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(values['idle-timeout'] !== undefined ? { idleTimeoutMs: values['idle-timeout'] } : {}),
+      ...(values['params-timeout'] !== undefined ? { paramsTimeoutMs: values['params-timeout'] } : {}),
     };
     let running;
     try {
       running = await serveFastCgi(app, {
-        listen: options.listen,
-        workers: options.workers,
-        socketMode: options.socketMode,
-        socketOwner: options.socketOwner,
-        socketGroup: options.socketGroup,
-        webServerAddrs: options.webServerAddrs,
-        maxConnections: options.maxConnections,
-        maxRequests: options.maxRequests,
-        multiplex: options.multiplex,
+        listen: values.listen ?? [],
+        processModel,
+        socketMode:
+          values['socket-mode'] === undefined
+            ? undefined
+            : parseInt(values['socket-mode'].replace(/^0o/i, ''), 8),
+        socketOwner: values['socket-owner'],
+        socketGroup: values['socket-group'],
+        webServerAddrs: values['web-server-addrs'],
+        maxConnections: values['max-connections'],
+        maxRequests: values['max-concurrent-requests'],
+        multiplex: values['no-multiplex'] !== true,
         limits,
-        shutdownTimeoutMs: options.shutdownTimeoutMs,
+        shutdownTimeoutMs: values['shutdown-timeout'],
+        requestTimeoutMs: values['request-timeout'],
+        slowRequestMs: values['slow-request'],
+        watchdogMs: values['worker-timeout'],
+        maxRequestsPerWorker: values['max-requests-per-worker'],
+        maxWorkerMemoryBytes:
+          values['max-worker-memory'] === undefined ? undefined : values['max-worker-memory'] * 1024 * 1024,
+        statusPath: values['status-path'],
+        pingPath: values['ping-path'],
+        poolName: values['pool-name'],
         // The start line says what APP was detected as (issue 13), so a wrong guess shows in the log.
         ...(served === ''
           ? {}
@@ -243,3 +234,6 @@ export const command: Command = {
     return running.stopped;
   },
 };
+
+/** The flag table, for documentation and tests. */
+export { FASTCGI_FLAGS };

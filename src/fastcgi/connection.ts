@@ -20,6 +20,7 @@ import {
   encodeRecord,
   encodeUnknownType,
 } from './protocol.js';
+import type { RefusalLog } from './refusals.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
 
 /** The answers to FCGI_GET_VALUES (§4.1): the listener's real limits, passed in by the server. */
@@ -34,6 +35,14 @@ export interface ManagementValues {
 export interface RequestGate {
   tryAcquire(): boolean;
   release(): void;
+}
+
+/** Counters a listener keeps over all its connections (the status page's "accepted conn", "slow requests"). */
+export interface RequestCounters {
+  /** Requests whose FCGI_PARAMS completed and that were given to the application. */
+  accepted: number;
+  /** Requests that ran past `slowRequestMs`. */
+  slow: number;
 }
 
 /** How one connection behaves. Every field is optional. */
@@ -52,6 +61,14 @@ export interface ConnectionOptions {
   gate?: RequestGate;
   /** Receives one line per event worth an operator's attention (default: process.stderr). */
   log?: (line: string) => void;
+  /** Requests running longer are answered 504 (or cut off) and their signal aborted (FPM request_terminate_timeout). */
+  requestTimeoutMs?: number;
+  /** Requests running longer get one slow-log line (FPM request_slowlog_timeout). */
+  slowRequestMs?: number;
+  /** Listener-wide counters this connection adds to. */
+  counters?: RequestCounters;
+  /** Where refused requests (FCGI_OVERLOADED) are counted; default: one log line each. */
+  refusals?: RefusalLog;
 }
 
 /** Events: `'idle'` when the last active request settles, `'close'` once when the socket is gone. */
@@ -98,7 +115,16 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private closing = false;
   private closed = false;
   private closingAt = 0;
-  private lastActivity = Date.now();
+  // When the connection last had no request: the idle and first-request deadlines count from here, and bytes
+  // that are not a complete request do not move it (issue 10: one byte every 2 s kept a connection forever).
+  private readonly openedAt = Date.now();
+  private idleSince = this.openedAt;
+  private begunAny = false;
+  private firstRequest: FastCgiRequest | undefined;
+  private readonly requestTimeoutMs: number;
+  private readonly slowRequestMs: number;
+  private readonly counters: RequestCounters;
+  private readonly refusals: RefusalLog | undefined;
   private readonly watchdog: ReturnType<typeof setInterval>;
 
   constructor(socket: Duplex | Socket, app: Application, options: ConnectionOptions = {}) {
@@ -115,6 +141,10 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     };
     this.gate = options.gate;
     this.logLine = options.log ?? defaultLog;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
+    this.slowRequestMs = options.slowRequestMs ?? 0;
+    this.counters = options.counters ?? { accepted: 0, slow: 0 };
+    this.refusals = options.refusals;
     this.parser = new RecordParser(this.onRecord);
     // Small records answer small requests: Nagle + delayed ACK would add 40 ms to each (PHP-FPM sets it too).
     (socket as Partial<Socket>).setNoDelay?.(true);
@@ -123,13 +153,24 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
     // One coarse timer per connection checks both deadlines, instead of a timer armed per request.
-    this.watchdog = setInterval(this.checkDeadlines, deadlineCheckPeriod(this.limits));
+    const period = [this.requestTimeoutMs, this.slowRequestMs]
+      .filter((ms) => ms > 0)
+      .reduce(
+        (shortest, ms) => Math.min(shortest, Math.max(5, Math.floor(ms / 4))),
+        deadlineCheckPeriod(this.limits),
+      );
+    this.watchdog = setInterval(this.checkDeadlines, period);
     this.watchdog.unref();
   }
 
   /** Requests begun and not yet settled (their application still running or their id still active). */
   get activeRequests(): number {
     return this.live.size;
+  }
+
+  /** The requests begun on this connection and not yet settled. */
+  requests(): Iterable<FastCgiRequest> {
+    return this.live;
   }
 
   /** True once the socket is closed. */
@@ -211,7 +252,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   requestSettled(request: FastCgiRequest): void {
     if (!this.live.delete(request)) return;
-    this.lastActivity = Date.now();
+    if (this.live.size === 0) this.idleSince = Date.now();
     if (this.live.size > 0) return;
     this.emit('idle');
     if (this.draining) this.endSocket();
@@ -225,7 +266,6 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   // Never throws: whatever a record does wrong closes this connection only, with one log line.
   private readonly onData = (chunk: Buffer): void => {
-    this.lastActivity = Date.now();
     try {
       this.parser.push(chunk);
     } catch (error) {
@@ -272,12 +312,25 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       if (now - this.closingAt >= CLOSE_LINGER_MS) this.socket.destroy();
       return;
     }
-    if (this.live.size === 0 && now - this.lastActivity >= this.limits.idleTimeoutMs) {
-      this.endSocket();
+    if (this.live.size === 0) {
+      // A fresh connection gets the params deadline for its first complete request; a kept-alive one the idle limit.
+      const limit = this.begunAny ? this.limits.idleTimeoutMs : this.limits.paramsTimeoutMs;
+      if (now - this.idleSince < limit) return;
+      if (this.begunAny) this.endSocket();
+      else
+        this.fail(
+          new ProtocolError(
+            'ERR_FCGI_PARAMS_TIMEOUT',
+            `tsgi fastcgi: no complete request: FCGI_BEGIN_REQUEST and FCGI_PARAMS not complete after ${limit} ms (paramsTimeoutMs)`,
+          ),
+        );
       return;
     }
-    for (const request of this.byId.values()) {
-      if (request.awaitingParams && now - request.beganAt >= this.limits.paramsTimeoutMs) {
+    for (const request of this.live) {
+      if (request.awaitingParams) {
+        // The first request's deadline counts from the accept: bytes before BEGIN_REQUEST cannot push it on.
+        const since = request === this.firstRequest ? this.openedAt : request.beganAt;
+        if (now - since < this.limits.paramsTimeoutMs) continue;
         this.fail(
           new ProtocolError(
             'ERR_FCGI_PARAMS_TIMEOUT',
@@ -285,6 +338,21 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
           ),
         );
         return;
+      }
+      if (request.isEnded) continue;
+      const running = now - request.beganAt;
+      if (this.slowRequestMs > 0 && running >= this.slowRequestMs && !request.slowLogged) {
+        request.slowLogged = true;
+        this.counters.slow++;
+        this.log(
+          `tsgi fastcgi: slow request: ${request.describe()} running for ${formatSeconds(running)} (pid ${process.pid})`,
+        );
+      }
+      if (this.requestTimeoutMs > 0 && running >= this.requestTimeoutMs) {
+        this.log(
+          `tsgi fastcgi: request timeout: ${request.describe()} stopped after ${formatSeconds(running)} (--request-timeout)`,
+        );
+        request.timeOut(this.requestTimeoutMs);
       }
     }
   };
@@ -299,7 +367,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       case RecordType.AbortRequest:
         return this.byId.get(id)?.abort('FCGI_ABORT_REQUEST', true);
       case RecordType.Params:
-        return this.byId.get(id)?.onParams(content);
+        return this.onParams(id, content);
       case RecordType.Stdin:
         return this.byId.get(id)?.onStdin(content);
       case RecordType.Data:
@@ -335,12 +403,34 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     if (!this.multiplex && this.byId.size > 0) return this.reject(id, ProtocolStatus.CantMpxConn, flags);
     if (this.byId.size >= this.limits.maxRequestsPerConnection)
       return this.reject(id, ProtocolStatus.Overloaded, flags);
-    if (this.gate !== undefined && !this.gate.tryAcquire())
-      return this.reject(id, ProtocolStatus.Overloaded, flags);
     const request = new FastCgiRequest(this, id, role as Role, (flags & Flags.KeepConn) !== 0);
-    request.holdsGate = this.gate !== undefined;
+    this.firstRequest ??= request;
+    this.begunAny = true;
     this.byId.set(id, request);
     this.live.add(request);
+  }
+
+  // The listener-wide slot is taken when the params are complete, not at BEGIN_REQUEST: half-open requests
+  // (BEGIN_REQUEST and no more) must not hold every slot until their params deadline (issue 10).
+  private onParams(id: number, content: Uint8Array): void {
+    const request = this.byId.get(id);
+    if (request === undefined) return;
+    if (content.length === 0 && request.awaitingParams) {
+      if (this.gate !== undefined) {
+        if (!this.gate.tryAcquire()) {
+          this.refusals?.refuse(
+            'a request',
+            'the listener is at its concurrent request limit (FCGI_OVERLOADED)',
+          );
+          this.write(encodeEndRequest(id, 0, ProtocolStatus.Overloaded));
+          request.abort('FCGI_OVERLOADED', false);
+          return;
+        }
+        request.holdsGate = true;
+      }
+      this.counters.accepted++;
+    }
+    request.onParams(content);
   }
 
   // A request the application does not take: END_REQUEST with the reason; the id never becomes active (§5.5).
@@ -384,6 +474,10 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     // Destroying at once could reset the connection before the peer has read the last END_REQUEST.
     this.socket.end();
   }
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Serves FastCGI on `socket` with `app`; shorthand for `new FastCgiConnection(socket, app, options)`. */

@@ -1,4 +1,4 @@
-// Public API of `tsgi/fastcgi`: the listener, one connection, the client, the wire codec and the limits.
+// Public API of `tsgi/fastcgi`: the listener, one connection, the client, fromFastCgi, the wire codec and the limits.
 export {
   createFastCgiServer,
   FastCgiServer,
@@ -44,6 +44,13 @@ export {
   type CgiResponse,
   type StreamSource,
 } from './client.js';
+export {
+  fromFastCgi,
+  type FastCgiApplication,
+  type FastCgiParams,
+  type FromFastCgiOptions,
+} from './from-fastcgi.js';
+export type { FastCgiPoolOptions } from './client-pool.js';
 export { authorizerVariable, isAuthorizerRequest, AUTHORIZER_VARIABLE_PREFIX } from './authorizer.js';
 export { DEFAULT_LIMITS, resolveLimits, type FastCgiLimits } from './limits.js';
 // The wire codec (constants named as in the spec, record and name-value encoders, the incremental parser).

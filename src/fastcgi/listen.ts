@@ -211,17 +211,22 @@ export async function listenOn(
     await listenWith(server, () => server.listen({ host: address.host, port: address.port, backlog }));
     return;
   }
-  // node answers listen() on a descriptor that is no socket with a bare EINVAL; say which one it is instead
-  // (a systemd unit whose LISTEN_FDS counts a file, a launcher that closed fd 0).
-  const probe = probeStdin(address.fd);
-  if (!isSocketKind(probe.kind)) {
-    const error: NodeJS.ErrnoException = new Error(
-      `${formatListenAddress(address)} is not a socket: ${probe.detail}`,
-    );
-    error.code = 'ENOTSOCK';
-    throw error;
-  }
+  checkInheritedSocket(address);
   await listenWith(server, () => server.listen({ fd: address.fd, backlog }));
+}
+
+/**
+ * Throws an ENOTSOCK error naming the descriptor when `address` is no socket: node answers listen() on one
+ * with a bare EINVAL (a systemd unit whose LISTEN_FDS counts a file, a launcher that closed fd 0).
+ */
+export function checkInheritedSocket(address: ListenAddress & { kind: 'fd' }): void {
+  const probe = probeStdin(address.fd);
+  if (isSocketKind(probe.kind)) return;
+  const error: NodeJS.ErrnoException = new Error(
+    `${formatListenAddress(address)} is not a socket: ${probe.detail}`,
+  );
+  error.code = 'ENOTSOCK';
+  throw error;
 }
 
 /** The numeric owner and group a socket file should get (-1: leave as it is). */

@@ -67,8 +67,14 @@ export class FastCgiRequest implements ResponseSink {
   readonly keepConn: boolean;
   /** True while the request holds a slot of the listener-wide gate (released at END_REQUEST). */
   holdsGate = false;
-  /** `Date.now()` at FCGI_BEGIN_REQUEST, for the params deadline. */
+  /** `Date.now()` at FCGI_BEGIN_REQUEST, for the params deadline, the request timeout and the slow log. */
   readonly beganAt: number;
+  /** Set once the slow log has a line for this request. */
+  slowLogged = false;
+  /** The request's FCGI_PARAMS once complete (the slow log and the status page name the request by them). */
+  vars: Readonly<Record<string, string>> | undefined;
+  // True once STDOUT bytes went to the socket: a timeout can then only cut the response off, not answer 504.
+  private flushedOutput = false;
   private readonly host: RequestHost;
   private params: ParamsDecoder | undefined;
   // tsgi.signal is created only when read (an AbortSignal costs ~3 µs on Node 20); the driver watches this.
@@ -150,6 +156,40 @@ export class FastCgiRequest implements ResponseSink {
     if (!this.running) this.host.requestSettled(this);
   }
 
+  /** `METHOD URI` for log lines (the URI as the web server sent it, else SCRIPT_NAME + PATH_INFO). */
+  describe(): string {
+    const vars = this.vars ?? {};
+    const uri = vars.REQUEST_URI ?? `${vars.SCRIPT_NAME ?? ''}${vars.PATH_INFO ?? ''}`;
+    return `${vars.REQUEST_METHOD ?? '-'} ${uri}`;
+  }
+
+  /**
+   * The request ran past --request-timeout (FPM request_terminate_timeout): its signal aborts and the client
+   * gets a 504 when no byte of the response has left yet, else the response is cut off (non-zero appStatus).
+   */
+  timeOut(timeoutMs: number): void {
+    if (this.ended) return;
+    if (this.flushedOutput) return this.abort(`request timeout after ${timeoutMs} ms`, true);
+    const error = new RequestError(
+      'ERR_REQUEST_TIMEOUT',
+      `tsgi fastcgi: request ${this.id} timed out after ${timeoutMs} ms`,
+    );
+    this.cancellation.abort(error);
+    this.stdin.fail(error);
+    this.data?.fail(error);
+    this.pending.length = 0;
+    this.pendingBytes = 0;
+    const body = Buffer.from('Gateway Timeout\n');
+    this.sendHead('504 Gateway Timeout', [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(body.length)],
+    ]);
+    this.pending.push(body);
+    this.pendingBytes += body.length;
+    this.writeEnd(APP_STATUS_FAILED);
+    if (!this.running) this.host.requestSettled(this);
+  }
+
   private createQueue(): InputQueue {
     let paused = false;
     return createInputQueue({
@@ -168,6 +208,7 @@ export class FastCgiRequest implements ResponseSink {
   }
 
   private start(vars: Record<string, string>): void {
+    this.vars = vars;
     this.running = true;
     void serveRequest(this.host.app, {
       variables: vars,
@@ -269,6 +310,7 @@ export class FastCgiRequest implements ResponseSink {
     writeStream(out, 0, RecordType.Stdout, this.id, this.pending, this.pendingBytes, max);
     this.pending.length = 0;
     this.pendingBytes = 0;
+    this.flushedOutput = true;
     this.host.write(out);
   }
 

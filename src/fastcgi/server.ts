@@ -1,7 +1,7 @@
 // The FastCGI listener: accepts on any number of sockets, keeps the listener-wide limits, stops gracefully.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Application } from '../shared/types.js';
-import { FastCgiConnection, type RequestGate } from './connection.js';
+import { FastCgiConnection, type RequestCounters, type RequestGate } from './connection.js';
 import type { FastCgiLimits } from './limits.js';
 import {
   formatListenAddress,
@@ -10,10 +10,16 @@ import {
   type ListenAddress,
   type SocketFileOptions,
 } from './listen.js';
+import { RefusalLog } from './refusals.js';
+import type { FastCgiRequest } from './request.js';
 import { parseWebServerAddrs, type PeerFilter } from './web-server-addrs.js';
 
-/** Listener-wide defaults: FCGI_MAX_CONNS and FCGI_MAX_REQS as answered to FCGI_GET_VALUES. */
-export const DEFAULT_MAX_CONNECTIONS = 1024;
+/**
+ * Listener-wide defaults: FCGI_MAX_CONNS and FCGI_MAX_REQS as answered to FCGI_GET_VALUES. Connections are
+ * cheap while idle (a few KiB each) and every one has a deadline, so the cap sits above a 2,000-connection
+ * flood from one peer (issue 10): such a flood then refuses nobody, and is closed at the params deadline.
+ */
+export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_MAX_REQUESTS = 1024;
 /** How long a graceful stop waits for in-flight requests before aborting them. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000;
@@ -39,6 +45,19 @@ export interface FastCgiServerOptions extends SocketFileOptions {
   backlog?: number;
   /** One line per event an operator should see (default: stderr). */
   log?: (line: string) => void;
+  /** A request running longer gets a 504 (or is cut off) and its signal aborts; 0 or undefined: no limit. */
+  requestTimeoutMs?: number;
+  /** A request running longer gets one slow-log line; 0 or undefined: off. */
+  slowRequestMs?: number;
+}
+
+/** One request in flight, as the status page shows it. */
+export interface RunningRequest {
+  method: string;
+  uri: string;
+  /** `Date.now()` at FCGI_BEGIN_REQUEST. */
+  startedAt: number;
+  contentLength: number;
 }
 
 /** What a graceful stop did. */
@@ -85,7 +104,10 @@ export class FastCgiServer {
   private readonly gate: ReturnType<typeof createGate>;
   private readonly maxConnections: number;
   private readonly logLine: (line: string) => void;
+  private readonly refusals: RefusalLog;
+  private readonly counters: RequestCounters = { accepted: 0, slow: 0 };
   private stopping: Promise<StopResult> | undefined;
+  private abortNow: (() => void) | undefined;
 
   constructor(app: Application, options: FastCgiServerOptions = {}) {
     this.app = app;
@@ -94,6 +116,35 @@ export class FastCgiServer {
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.gate = createGate(options.maxRequests ?? DEFAULT_MAX_REQUESTS);
     this.peers = parseWebServerAddrs(options.webServerAddrs ?? process.env.FCGI_WEB_SERVER_ADDRS);
+    this.refusals = new RefusalLog(this.logLine);
+  }
+
+  /** Requests given to the application so far (the status page's "accepted conn"). */
+  get acceptedRequests(): number {
+    return this.counters.accepted;
+  }
+
+  /** Requests that ran past `slowRequestMs`. */
+  get slowRequests(): number {
+    return this.counters.slow;
+  }
+
+  /** The requests running now, oldest first. */
+  runningRequests(): RunningRequest[] {
+    const running: RunningRequest[] = [];
+    for (const connection of this.connections) {
+      for (const request of connection.requests() as Iterable<FastCgiRequest>) {
+        if (request.vars === undefined || request.isEnded) continue;
+        const [method, uri] = request.describe().split(' ', 2);
+        running.push({
+          method: method ?? '-',
+          uri: uri ?? '',
+          startedAt: request.beganAt,
+          contentLength: Number(request.vars.CONTENT_LENGTH) || 0,
+        });
+      }
+    }
+    return running.sort((a, b) => a.startedAt - b.startedAt);
   }
 
   /** Where the listener listens, as `formatListenAddress` writes it (TCP port 0 resolved to the real port). */
@@ -141,10 +192,15 @@ export class FastCgiServer {
 
   /**
    * Graceful stop: stop accepting, let in-flight requests finish (keep-conn connections close when idle),
-   * and after `timeoutMs` abort what is left. Resolves when every connection is closed.
+   * and after `timeoutMs` abort what is left. Resolves when every connection is closed. Called again while
+   * stopping with a timeout of 0 (a second stop signal), it aborts what is left at once.
    */
   close(timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<StopResult> {
-    this.stopping ??= this.drain(timeoutMs);
+    if (this.stopping !== undefined) {
+      if (timeoutMs === 0) this.abortNow?.();
+      return this.stopping;
+    }
+    this.stopping = this.drain(timeoutMs);
     return this.stopping;
   }
 
@@ -159,14 +215,20 @@ export class FastCgiServer {
       );
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<'timeout'>(
-      (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
-    );
+    let early = false;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      this.abortNow = () => {
+        early = true;
+        resolve('timeout');
+      };
+    });
     const outcome = await Promise.race([allClosed(), timedOut]);
     clearTimeout(timer);
     if (outcome !== 'timeout') return { drained: true, aborted: 0 };
     const aborted = this.activeRequests;
-    this.logLine(`tsgi fastcgi: ${aborted} request(s) still running after ${timeoutMs} ms; aborting them`);
+    if (!early && timeoutMs > 0)
+      this.logLine(`tsgi fastcgi: ${aborted} request(s) still running after ${timeoutMs} ms; aborting them`);
     for (const connection of this.connections) connection.shutdown('server shutting down');
     await allClosed();
     return { drained: false, aborted };
@@ -179,16 +241,15 @@ export class FastCgiServer {
       socket.remoteFamily !== undefined &&
       !this.peers.allows(socket.remoteAddress)
     ) {
-      this.logLine(
-        `tsgi fastcgi: refused a connection from ${socket.remoteAddress} (not in FCGI_WEB_SERVER_ADDRS=${this.peers.description})`,
+      this.refusals.refuse(
+        `a connection from ${socket.remoteAddress}`,
+        `not in FCGI_WEB_SERVER_ADDRS=${this.peers.description}`,
       );
       socket.destroy();
       return;
     }
     if (this.connections.size >= this.maxConnections) {
-      this.logLine(
-        `tsgi fastcgi: refused a connection: ${this.maxConnections} already open (maxConnections)`,
-      );
+      this.refusals.refuse('a connection', `${this.maxConnections} already open (--max-connections)`);
       socket.destroy();
       return;
     }
@@ -201,6 +262,10 @@ export class FastCgiServer {
       multiplex: this.options.multiplex,
       multiprocess: this.options.multiprocess,
       gate: this.gate,
+      counters: this.counters,
+      refusals: this.refusals,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      slowRequestMs: this.options.slowRequestMs,
       values: { maxConns: this.maxConnections, maxReqs: this.options.maxRequests ?? DEFAULT_MAX_REQUESTS },
       log: this.logLine,
     });

@@ -32,11 +32,15 @@ export interface RunningPhpFpm extends RunningServer {
   script(name: string): string;
 }
 
-/** PHP-FPM (pm static, `children` workers) on 127.0.0.1, serving `scripts` (file name → PHP source). */
+/**
+ * PHP-FPM (pm static, `children` workers) on 127.0.0.1, serving `scripts` (file name → PHP source) from `dir`;
+ * `dir`/data is writable by the scripts.
+ */
 export async function startPhpFpm(scripts: Record<string, string>, children = 2): Promise<RunningPhpFpm> {
   const binary = findPhpFpm();
   if (binary === undefined) throw new Error('php-fpm is not installed (run scripts/install-servers.sh)');
-  const dir = makeServerDir('php-fpm');
+  // data/ belongs to the pool's user: scripts may write there.
+  const dir = makeServerDir('php-fpm', ['data']);
   const port = await freePort();
   for (const [name, source] of Object.entries(scripts)) {
     writeFileSync(join(dir, name), source);

@@ -104,6 +104,40 @@ describe('bytes that close the connection, with one log line', () => {
   });
 });
 
+describe('deadlines bytes cannot reset (issue 10)', () => {
+  it('closes a connection that dribbles bytes before FCGI_BEGIN_REQUEST at the params deadline from the accept', async () => {
+    const lst = await listen(hello, { limits: { paramsTimeoutMs: 300 } });
+    const peer = await rawPeer(lst.port);
+    const started = Date.now();
+    // One byte of a BEGIN_REQUEST header every 50 ms: before, each byte reset the idle timer and the
+    // params deadline never started (300 of 300 such connections were still open after 75 s).
+    void (async () => {
+      for (const byte of beginRequest(1).subarray(0, 7)) {
+        if (peer.socket.destroyed) return;
+        peer.socket.write(Uint8Array.of(byte));
+        await sleep(50);
+      }
+    })();
+    await peer.closed;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(lst.logs).toEqual([expect.stringMatching(/no complete request: .* not complete after 300 ms/)]);
+    await expectStillServing(lst.port);
+  });
+
+  it('closes a kept-alive connection idle past idleTimeoutMs even when stray bytes arrive', async () => {
+    const lst = await listen(hello, { limits: { idleTimeoutMs: 300 } });
+    const peer = await rawPeer(lst.port);
+    peer.socket.write(wholeRequest(1, GET_VARS, '', 1));
+    await peer.untilEnd(1);
+    const idleFrom = Date.now();
+    const timer = setInterval(() => peer.socket.destroyed || peer.socket.write(Uint8Array.of(1)), 50);
+    await peer.closed;
+    clearInterval(timer);
+    expect(Date.now() - idleFrom).toBeLessThan(1500);
+  });
+});
+
 describe('bytes that are answered or ignored, the connection kept', () => {
   it.each([
     ['on the null id', 0],

@@ -372,21 +372,38 @@ describe('multiplexing', () => {
     await peer.untilEnd(2);
   });
 
-  it('answers FCGI_OVERLOADED when the listener-wide gate is full, and releases it after each request', async () => {
+  it('takes a slot of the listener-wide gate when the params are complete, so half-open requests hold none (issue 10)', async () => {
     let inFlight = 0;
     const gate = {
       tryAcquire: () => (inFlight < 1 ? (inFlight++, true) : false),
       release: () => void inFlight--,
     };
-    const { port } = await listen(hello, { gate });
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const waiting: Application = async (_environ, start) => {
+      await held;
+      start('200 OK', [['Content-Type', 'text/plain']]);
+      return [Buffer.from('hi')];
+    };
+    const { port } = await listen(waiting, { gate });
     const peer = await rawPeer(port);
-    peer.socket.write(Buffer.concat([beginRequest(1), beginRequest(2)]));
-    const records = await peer.untilEnd(2);
-    expect(records[0]!.content[4]).toBe(2);
-    peer.socket.write(
-      Buffer.concat([record(4, 1, pairs(...Object.entries(GET_VARS))), record(4, 1), record(5, 1)]),
-    );
+    const rest = (id: number): Buffer =>
+      Buffer.concat([record(4, id, pairs(...Object.entries(GET_VARS))), record(4, id), record(5, id)]);
+    // Three requests begun and not one param: before the fix these held every slot until the params deadline.
+    peer.socket.write(Buffer.concat([beginRequest(1), beginRequest(2), beginRequest(3)]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(inFlight).toBe(0);
+    peer.socket.write(rest(1));
+    await expect.poll(() => inFlight).toBe(1);
+    peer.socket.write(rest(2));
+    const refused = (await peer.untilEnd(2)).find((r) => r.type === 3 && r.id === 2);
+    expect(refused?.content[4]).toBe(2); // FCGI_OVERLOADED
+    release();
     await peer.untilEnd(1);
+    expect(inFlight).toBe(0);
+    peer.socket.write(rest(3));
+    const third = await peer.untilEnd(3);
+    expect(stdoutOf(third, 3).toString()).toContain('hi');
     expect(inFlight).toBe(0);
   });
 });

@@ -54,10 +54,21 @@ describe('tsgi fastcgi (process)', () => {
     return listener;
   };
 
-  it('prints one start line with the address and the process count', async () => {
+  it('prints one start line with the address and the pool: one supervised worker when it binds its own address', async () => {
     const listener = track(await startListener(['--listen', '127.0.0.1:0']));
-    expect(listener.log()).toMatch(/^tsgi fastcgi: listening on 127\.0\.0\.1:\d+ \(1 process, pid \d+\)\n$/);
+    expect(listener.log()).toMatch(
+      /^tsgi fastcgi: listening on 127\.0\.0\.1:\d+ \(1 worker, primary pid \d+\)\n$/,
+    );
     expect((await call(listener.address, '/hello')).body.toString()).toBe('Hello, world!');
+    const environ = await environOf(listener.address);
+    expect(environ.pid).not.toBe(listener.pid);
+    expect(environ['tsgi.multiprocess']).toBe(true);
+  });
+
+  it('serves in one process with --workers 0', async () => {
+    const listener = track(await startListener(['--listen', '127.0.0.1:0', '--workers', '0']));
+    expect(listener.log()).toMatch(/^tsgi fastcgi: listening on 127\.0\.0\.1:\d+ \(1 process, pid \d+\)\n$/);
+    expect((await environOf(listener.address)).pid).toBe(listener.pid);
   });
 
   it('serves a listening socket inherited as fd 0 (FCGI_LISTENSOCK_FILENO), as lighttpd and spawn-fcgi pass it', async () => {
@@ -113,7 +124,7 @@ describe('tsgi fastcgi (process)', () => {
     dirs.push(dir);
     const path = join(dir, 'both.sock');
     const listener = track(await startListener(['--listen', '127.0.0.1:0', '--listen', `unix:${path}`]));
-    const tcp = /listening on (127\.0\.0\.1:\d+), unix:(\S+) \(1 process/.exec(listener.log());
+    const tcp = /listening on (127\.0\.0\.1:\d+), unix:(\S+) \(1 worker/.exec(listener.log());
     expect(tcp?.[2]).toBe(path);
     expect((await call(tcp![1]!, '/hello')).body.toString()).toBe('Hello, world!');
     expect((await call(`unix:${path}`, '/hello')).body.toString()).toBe('Hello, world!');
@@ -224,7 +235,7 @@ describe('tsgi fastcgi (process)', () => {
       const listener = track(await startListener(['--listen', '127.0.0.1:0', '--workers', '1']));
       const before = (await environOf(listener.address)).pid;
       await call(listener.address, '/crash').catch(() => undefined);
-      await listener.waitForLog(/worker \d+ exited \(signal SIGKILL\); starting a new one in \d+ ms/);
+      await listener.waitForLog(/worker \d+ exited \(signal SIGKILL\).*; starting a new one in \d+ ms/);
       let after: unknown;
       for (let i = 0; i < 50 && after === undefined; i++) {
         after = await environOf(listener.address).then(
@@ -236,20 +247,32 @@ describe('tsgi fastcgi (process)', () => {
       expect(after).not.toBe(before);
     });
 
-    it('gives up with exit 1 when workers keep dying before they listen (an app that fails in workers)', async () => {
+    it('exits 1 at once with the one line of an APP that fails to load in its workers', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
       dirs.push(dir);
       const app = join(dir, 'broken-in-workers.mjs');
       writeFileSync(
         app,
-        "import cluster from 'node:cluster';\nif (cluster.isWorker) throw new Error('no database');\nexport default () => [];\n",
+        "if (process.env.TSGI_FASTCGI_WORKER) throw new Error('no database');\nexport default () => [];\n",
       );
       const listener = track(
         await startListener(['--listen', '127.0.0.1:0', '--workers', '1'], { app, waitFor: null }),
       );
       expect(await listener.exited).toBe(1);
+      expect(listener.log()).toMatch(/stopped: APP failed to load: no database/);
+    });
+
+    it('gives up with exit 1 when workers keep dying before they listen', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'tsgi-proc-'));
+      dirs.push(dir);
+      const app = join(dir, 'exits-in-workers.mjs');
+      writeFileSync(app, 'if (process.env.TSGI_FASTCGI_WORKER) process.exit(2);\nexport default () => [];\n');
+      const listener = track(
+        await startListener(['--listen', '127.0.0.1:0', '--workers', '1'], { app, waitFor: null }),
+      );
+      expect(await listener.exited).toBe(1);
       expect(listener.log()).toMatch(
-        /stopped: 5 workers in a row exited before listening \(the last with code 1\)/,
+        /stopped: 5 workers in a row exited before listening \(the last with code 2\)/,
       );
     });
 
