@@ -1,6 +1,6 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 import { startCgi } from '../cgi/start.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';

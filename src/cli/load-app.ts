@@ -1,7 +1,7 @@
 // Loading APP for the CLI: `path[#exportName]` → the tsgi Application it exports (.js/.mjs, or .ts transpiled).
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 import { AppShapeError, SHAPE_FIXES, toApplication, type DetectedApp } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 import { CliError } from './cli-error.js';
