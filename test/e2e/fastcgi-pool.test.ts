@@ -1,10 +1,12 @@
 // The pool in production, behind real nginx, with real signals and a bounded load loop (issue 10): reload
 // without a gap, a broken reload, status pages, timeouts, recycling, crashes and a blocked event loop.
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startListener, type ListenerProcess } from '../helpers/fastcgi-process.js';
+import { connectFastCgi } from '../../src/fastcgi/client.js';
+import { startListener, TSGI_BIN, type ListenerProcess } from '../helpers/fastcgi-process.js';
 import { failures, startLoad } from '../helpers/load-loop.js';
 import {
   freePort,
@@ -207,5 +209,86 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('the pool
     // most a client can lose; the rest of the pool kept answering.
     expect(failures(outcomes).length).toBeLessThanOrEqual(4);
     expect(failures(outcomes.slice(-50))).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('scaling out', () => {
+  it('loses no request when one of two listeners in an nginx upstream stops under load (nginx-fastcgi-scale-out.conf)', async () => {
+    const ports = [await freePort(), await freePort()];
+    const listeners = await Promise.all(
+      ports.map((port) => startListener(['--listen', `127.0.0.1:${port}`], { app: POOL_APP })),
+    );
+    const httpPort = await freePort();
+    const nginx = await startNginx({
+      http: renderTemplate(join(RECIPES, 'nginx-fastcgi-scale-out.conf'), {
+        SERVERS: ports.map((port) => `    server 127.0.0.1:${port} max_fails=1 fail_timeout=10s;`).join('\n'),
+        LISTEN: `127.0.0.1:${httpPort}`,
+        SERVER_NAME: 'localhost',
+        MOUNT,
+      }),
+      server: '',
+    });
+    try {
+      const load = startLoad(`http://127.0.0.1:${httpPort}${MOUNT}/hello`, { clients: 4 });
+      await load.waitFor(100);
+      listeners[0]!.child.kill('SIGTERM');
+      expect(await listeners[0]!.exited).toBe(0);
+      await load.waitFor(200);
+      const outcomes = await load.stop();
+      expect(failures(outcomes)).toEqual([]);
+      // Served by both before the stop, by the second alone after it.
+      const pids = outcomes.map((o) => o.body.split(' ')[1]);
+      expect(new Set(pids.slice(-100)).size).toBe(1);
+      expect(new Set(pids).size).toBeGreaterThanOrEqual(2);
+    } finally {
+      await nginx.stop();
+      await Promise.all(listeners.map((listener) => listener.stop('SIGKILL')));
+    }
+  });
+});
+
+describe('the systemd template unit (tsgi@.service)', () => {
+  it('starts the pool its ExecStart names for an instance, and its ExecReload check passes', async () => {
+    const port = await freePort();
+    const unit = renderTemplate(join(RECIPES, 'tsgi@.service'), {
+      USER: 'www-data',
+      GROUP: 'www-data',
+      APP_DIR: '/srv/app',
+      NODE: process.execPath,
+      TSGI: TSGI_BIN,
+      APP: POOL_APP,
+      WORKERS: 2,
+    }).replaceAll('%i', String(port));
+    const command = (key: string): string[] =>
+      [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((match) => match[1]!);
+    const [start] = command('ExecStart');
+    const argv = start!.split(' ');
+    expect(argv.slice(0, 3)).toEqual([process.execPath, TSGI_BIN, 'fastcgi']);
+    const [check] = command('ExecReload');
+    const checked = spawnSync(check!.split(' ')[0]!, check!.split(' ').slice(1), { encoding: 'utf8' });
+    expect(checked.status).toBe(0);
+    expect(checked.stderr).toMatch(/loads; the configuration is fine/);
+    const listener = await startListener(argv.slice(4), { app: argv[3] });
+    try {
+      expect(listener.log()).toMatch(new RegExp(`listening on 127\\.0\\.0\\.1:${port} \\(2 workers`));
+      const client = await connectFastCgi(listener.address, { keepConn: false });
+      const response = await client
+        .request({
+          params: {
+            REQUEST_METHOD: 'GET',
+            SCRIPT_NAME: '/ping',
+            PATH_INFO: '',
+            QUERY_STRING: '',
+            SERVER_NAME: 'localhost',
+            SERVER_PORT: '80',
+            SERVER_PROTOCOL: 'HTTP/1.1',
+          },
+        })
+        .response();
+      client.destroy();
+      expect(response.body.toString()).toBe('pong\n');
+    } finally {
+      await listener.stop('SIGTERM');
+    }
   });
 });
