@@ -1,5 +1,4 @@
 // CGI programs as tsgi applications: one program (`fromCgi`), or a directory of them (`fromCgiBin`, fcgiwrap's job).
-import { constants } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Application } from '../shared/types.js';
 import { plainPage } from './plain-page.js';
@@ -25,8 +24,8 @@ export function fromCgi(path: string, options: CgiHostOptions = {}): Application
     );
 }
 
-const isExecutable = (_file: string, stat: { mode: number }): boolean =>
-  (stat.mode & (constants.S_IXUSR | constants.S_IXGRP | constants.S_IXOTH)) !== 0;
+// Anyone's execute bit: the program runs as this process's user, which the web server's recipe chose.
+const isExecutable = (_file: string, stat: { mode: number }): boolean => (stat.mode & 0o111) !== 0;
 
 /**
  * A tsgi application that runs the executable a request names under `dir`: SCRIPT_FILENAME from the web

@@ -1,6 +1,9 @@
 // Running one CGI program for one request (RFC 3875): the tsgi side of fcgiwrap and Apache's mod_cgi.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname } from 'node:path';
+// Built-ins fetched when a program runs, not when tsgi/cgi loads: a built CGI file loads this module too, and
+// every CGI request pays its start-up (test/unit/cgi/cold-path.test.ts).
+import { nodeBuiltin } from '../cgi/node-builtins.js';
 import type { Body, Environ, StartResponse } from '../shared/types.js';
 import { metaVariables, type ProgramTarget } from './meta-variables.js';
 import { plainPage, type HostLog } from './plain-page.js';
@@ -92,7 +95,7 @@ export async function runProgram(
   const errors = environ['tsgi.errors'];
   const log = options.log ?? ((line: string) => errors.write(`${line}\n`));
   const hasBody = requestHasBody(environ);
-  const child = spawn(target.file, [], {
+  const child = nodeBuiltin('node:child_process').spawn(target.file, [], {
     cwd: dirname(target.file),
     env: metaVariables(environ, target, options.env),
     detached: true,

@@ -1,7 +1,11 @@
 // Which file under a script root a request names, and whether it may be run: the rules `--scripts` and
 // `--cgi-bin` share (PHP-FPM's security.limit_extensions and more, issue 12).
-import { realpathSync, statSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
+import { nodeBuiltin } from '../cgi/node-builtins.js';
+
+const realpathSync = (path: string): string => nodeBuiltin('node:fs').realpathSync(path);
+const statSync = (path: string): Stats => nodeBuiltin('node:fs').statSync(path);
 import type { Environ } from '../shared/types.js';
 
 /** What a directory of scripts accepts besides the shared rules (an extension, the execute bit). */

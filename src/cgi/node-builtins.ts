@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 type Builtins = {
   'node:fs': typeof import('node:fs');
   'node:os': typeof import('node:os');
+  'node:child_process': typeof import('node:child_process');
   'node:console': typeof import('node:console');
   // enableCompileCache: Node 22.1+, absent from Node 20's types and runtime.
   'node:module': typeof import('node:module') & { enableCompileCache?: (directory?: string) => unknown };

@@ -5,7 +5,7 @@ import type { Command } from './main.js';
 import { parseFlags } from './parse-flags.js';
 
 const HELP = `usage: tsgi explain [--listen ADDRESS] [--once] [--json]
-       tsgi explain --from FILE
+       tsgi explain --from FILE [--reveal]
        tsgi explain --app APP
 
 Shows, for one request, the variables exactly as the web server sent them, each step tsgi takes to turn them
@@ -20,7 +20,13 @@ where the request comes from:
   --from FILE        a JSON object of variables (e.g. saved from --json), no server needed
   --app APP          say what APP's export is detected as and how it will be served, then exit
 
+what it shows: the request only (CGI meta-variables such as REQUEST_METHOD and SCRIPT_NAME, HTTP_* headers),
+never the rest of the process environment; Authorization, Proxy-Authorization, Cookie and any variable whose
+name says PASSWORD, SECRET, TOKEN, KEY, ... appear as <redacted, N bytes>. Whoever can reach the URL sees the
+answer: keep the location limited to localhost, and remove it when done.
+
 options:
+  --reveal           with --from only (a local terminal): show every variable and value as saved
   --once             exit after the first request
   --json             answer with JSON ({ raw, steps, changes, environ }) instead of text
   --socket-mode MODE, --socket-group GROUP   for a unix socket (default 660)
@@ -40,6 +46,7 @@ function parseExplainArgs(args: string[]) {
       listen: { type: 'string' },
       once: { type: 'boolean' },
       json: { type: 'boolean' },
+      reveal: { type: 'boolean' },
       from: { type: 'string' },
       app: { type: 'string' },
       'socket-mode': { type: 'string' },
@@ -93,12 +100,21 @@ export const command: Command = {
       return 0;
     }
     const { explainRequest, formatExplanation } = await import('../deploy/explain.js');
+    const { redactExplanation } = await import('../deploy/redact.js');
     if (values.from !== undefined) {
-      const explanation = explainRequest({ vars: readVariablesFile(values.from), transport: 'fastcgi' });
+      const explained = explainRequest({ vars: readVariablesFile(values.from), transport: 'fastcgi' });
+      const explanation = values.reveal === true ? explained : redactExplanation(explained);
       process.stdout.write(
         values.json ? `${JSON.stringify(explanation, null, 2)}\n` : formatExplanation(explanation),
       );
       return 0;
+    }
+    if (values.reveal === true) {
+      // The answer goes to whoever sent the request: a web server's client must never get secrets.
+      throw new CliError(
+        '--reveal is refused when serving a web server (the answer goes to its client)',
+        '--reveal is for a terminal: tsgi explain --from FILE --reveal',
+      );
     }
     const { startEndpoint, NoEndpointError } = await import('../deploy/endpoint.js');
     const { parseSocketMode } = await import('../fastcgi/listen.js');
@@ -112,7 +128,7 @@ export const command: Command = {
           : {}),
         ...(values['socket-group'] !== undefined ? { socketGroup: values['socket-group'] } : {}),
         respond: (request) => {
-          const explanation = explainRequest(request);
+          const explanation = redactExplanation(explainRequest(request));
           const text = formatExplanation(explanation);
           if (request.transport === 'fastcgi') process.stderr.write(text);
           return values.json

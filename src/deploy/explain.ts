@@ -31,6 +31,8 @@ export interface Explanation {
   readonly changes: readonly VariableChange[];
   /** Set when the request cannot become an environ at all (the application would not be called). */
   readonly error?: string;
+  /** How many variables were left out as not part of the request (see redact.ts); absent when none were. */
+  readonly hidden?: number;
 }
 
 const NO_ERRORS = { write: () => undefined };
@@ -120,6 +122,11 @@ export function formatExplanation(explanation: Explanation): string {
     'as it arrived:',
   ];
   for (const [name, value] of ordered(explanation.raw)) lines.push(`  ${name}=${JSON.stringify(value)}`);
+  if (explanation.hidden) {
+    lines.push(
+      `  (${explanation.hidden} more not shown: not part of the request, e.g. the process environment; credentials appear as <redacted>)`,
+    );
+  }
   lines.push('', 'normalisation steps:');
   if (explanation.steps.length === 0) lines.push('  (none: the variables were used as they came)');
   for (const step of explanation.steps) lines.push(`  - ${step}`);
