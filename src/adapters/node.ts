@@ -81,7 +81,8 @@ class NodeBridge {
       // A write after end() changes nothing that was sent; anything else breaks the response.
       if (!this.res.writableEnded) this.#channel.fail(error);
     });
-    environ['tsgi.signal'].addEventListener('abort', this.#abort, { once: true });
+    // No listener on tsgi.signal: reading it would create an AbortSignal per request (front ends make it only
+    // when read), and the response driver already closes the body as soon as the client goes away.
   }
 
   /** Calls the handler and returns the body; everything that goes wrong ends up as an error of that body. */
@@ -119,7 +120,7 @@ class NodeBridge {
     this.#channel.fail(error);
   }
 
-  // The client went away (tsgi.signal) or the server stopped the response early: what node:http does when the
+  // The client went away (the driver closed the body) or the server stopped the response early: what node:http does when the
   // connection closes under a request. The socket closes (so `res` emits 'close'), the request is destroyed
   // with ECONNRESET "aborted" (so it emits 'aborted' when incomplete, then 'close'), and later writes go nowhere.
   readonly #abort = (): void => {
@@ -131,7 +132,6 @@ class NodeBridge {
   #close(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#environ['tsgi.signal'].removeEventListener('abort', this.#abort);
     if (!this.res.writableFinished) {
       this.#abort();
       return;

@@ -3,7 +3,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname } from 'node:path';
 // Built-ins fetched when a program runs, not when tsgi/cgi loads: a built CGI file loads this module too, and
 // every CGI request pays its start-up (test/unit/cgi/cold-path.test.ts).
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 import type { Body, Environ, StartResponse } from '../shared/types.js';
 import { metaVariables, type ProgramTarget } from './meta-variables.js';
 import { plainPage, type HostLog } from './plain-page.js';

@@ -59,6 +59,10 @@ function paramsOf(environ: Environ, extra: FastCgiParams): Record<string, string
   }
   params.REQUEST_URI ??= `${environ.SCRIPT_NAME}${environ.PATH_INFO}${environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : ''}`;
   if (environ['tsgi.url_scheme'] === 'https') params.HTTPS ??= 'on';
+  // httpoxy (CVE-2016-5385): a client's `Proxy:` header must not reach the responder as HTTP_PROXY, where PHP's
+  // getenv('HTTP_PROXY') and many HTTP clients would take it for the outbound proxy (nginx's advice is the same:
+  // fastcgi_param HTTP_PROXY ""). `params` can still set it on purpose.
+  delete params.HTTP_PROXY;
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete params[name];
     else params[name] = value;
@@ -168,19 +172,27 @@ export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions
         );
         return errorPage(startResponse, '502 Bad Gateway');
       }
+      const signal = environ['tsgi.signal'];
       const call = lease.client.request({
         params,
         stdin: withBody ? environ['tsgi.input'] : NO_BODY,
-        signal: environ['tsgi.signal'],
+        signal,
       });
       void pipeStderr(call, errors);
       const stdout = call.stdout[Symbol.asyncIterator]();
+      // A client gone before the head: FCGI_ABORT_REQUEST went out with the signal; a responder that does not
+      // end the request within the grace (PHP-FPM) loses the connection, which ends the wait below.
+      let abortTimer: NodeJS.Timeout | undefined;
+      const onAbort = (): void => void (abortTimer = setTimeout(() => lease.release(false), abortGraceMs));
+      signal.addEventListener('abort', onAbort, { once: true });
       let head;
       try {
         head = await readHead(stdout, maxHeadBytes);
       } catch (error) {
-        const stale = !(error instanceof GatewayError) && lease.reused && !withBody && attempt < 2;
-        lease.release(false);
+        const stale =
+          !(error instanceof GatewayError) && lease.reused && !withBody && !signal.aborted && attempt < 2;
+        // A request that ended with END_REQUEST left its connection in a known state: keep it.
+        lease.release(call.isFinished && !lease.client.isClosed);
         if (stale) continue;
         const end = await call.ended.catch(() => undefined);
         if (end !== undefined && end.protocolStatus !== 0) {
@@ -192,8 +204,11 @@ export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions
         }
         const reason =
           error instanceof GatewayError ? error.message : 'closed the connection before the header block';
-        log(errors, name, reason);
+        if (!signal.aborted) log(errors, name, reason);
         return errorPage(startResponse, error instanceof GatewayError ? error.status : '502 Bad Gateway');
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(abortTimer);
       }
       startResponse(head.status, head.headers);
       return responseBody(call, stdout, head.rest, lease, abortGraceMs);

@@ -26,7 +26,7 @@ interface Script {
   readonly file: string;
   app?: Application;
   failure?: ScriptLoadError;
-  stamps?: readonly import('../cli/transpile-cache.js').InputStamp[];
+  stamps?: readonly import('../deploy/transpile-cache.js').InputStamp[];
   /** When its files were last compared with the stamps (ms since epoch; 0: never loaded). */
   checkedAt: number;
   lastUsed: number;

@@ -119,8 +119,8 @@ export function getVar(environ: Environ, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-// PEP 3333 "URL Reconstruction": HTTP_HOST when present, else SERVER_NAME plus a non-default SERVER_PORT.
-function origin(environ: Environ): string {
+/** PEP 3333 "URL Reconstruction": the scheme, then HTTP_HOST when present, else SERVER_NAME plus a non-default SERVER_PORT. */
+export function requestOrigin(environ: Environ): string {
   const scheme = environ['tsgi.url_scheme'];
   const host = getVar(environ, 'HTTP_HOST');
   if (host) return `${scheme}://${host}`;
@@ -135,10 +135,10 @@ function origin(environ: Environ): string {
  */
 export function requestUrl(environ: Environ): string {
   const query = environ.QUERY_STRING ? `?${environ.QUERY_STRING}` : '';
-  return `${origin(environ)}${quotePath(environ.SCRIPT_NAME)}${quotePath(environ.PATH_INFO)}${query}`;
+  return `${requestOrigin(environ)}${quotePath(environ.SCRIPT_NAME)}${quotePath(environ.PATH_INFO)}${query}`;
 }
 
 /** The URL the application is mounted at: scheme, host and `quote(SCRIPT_NAME)` or "/" (wsgiref application_uri). */
 export function applicationUri(environ: Environ): string {
-  return `${origin(environ)}${quotePath(environ.SCRIPT_NAME || '/')}`;
+  return `${requestOrigin(environ)}${quotePath(environ.SCRIPT_NAME || '/')}`;
 }

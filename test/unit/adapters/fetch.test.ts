@@ -7,6 +7,7 @@ import { buildEnviron } from '../../../src/shared/environ.js';
 import { createInput } from '../../../src/shared/input.js';
 import { runApplication } from '../../../src/shared/respond.js';
 import type { Application, Environ } from '../../../src/shared/types.js';
+import { LazyCancellation } from '../../../src/shared/cancellation.js';
 import { callApp, collectErrors, createTestEnviron } from '../../../src/testing/index.js';
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -277,5 +278,31 @@ describe('toFetchHandler', () => {
     });
     expect(await node.text()).toBe('10.0.0.1:7');
     expect(await (await handler(new Request('http://localhost/'))).text()).toBe('undefined:undefined');
+  });
+});
+
+describe('fromFetchHandler: cost per request (issue 13)', () => {
+  it('creates tsgi.signal only when the handler reads request.signal, and then it is tsgi.signal', async () => {
+    let reads = 0;
+    // As a front end does: the driver watches a LazyCancellation, tsgi.signal is made only when read.
+    const cancellation = new LazyCancellation();
+    const lazy = (): AbortSignal => (reads++, cancellation.signal());
+    const quiet = await callApp(
+      fromFetchHandler(() => new Response('ok')),
+      createTestEnviron({ HTTP_HOST: 'example.test' }, { signal: lazy }),
+      { cancellation },
+    );
+    expect(quiet.text).toBe('ok');
+    expect(reads).toBe(0);
+    let same = false;
+    await callApp(
+      fromFetchHandler((request) => {
+        same = request.signal === cancellation.signal();
+        return new Response('ok');
+      }),
+      createTestEnviron({ HTTP_HOST: 'example.test' }, { signal: lazy }),
+      { cancellation },
+    );
+    expect(same).toBe(true);
   });
 });

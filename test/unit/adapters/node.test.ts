@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromNodeHandler } from '../../../src/adapters/node.js';
 import { runApplication } from '../../../src/shared/respond.js';
+import { LazyCancellation } from '../../../src/shared/cancellation.js';
 import { callApp, createTestEnviron } from '../../../src/testing/index.js';
 
 const tick = (ms = 5): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -207,5 +208,21 @@ describe('fromNodeHandler: the response', () => {
     expect(drains).toBe(1);
     expect(received).toBe(64 * 1024);
     expect(outcome.ok).toBe(true);
+  });
+});
+
+describe('fromNodeHandler: cost per request (issue 13)', () => {
+  it('does not read tsgi.signal, which a front end creates only when something reads it', async () => {
+    let reads = 0;
+    // As a front end does: the driver watches a LazyCancellation, tsgi.signal is made only when read.
+    const cancellation = new LazyCancellation();
+    const environ = createTestEnviron({}, { signal: () => (reads++, cancellation.signal()) });
+    const response = await callApp(
+      fromNodeHandler((_req, res) => res.end('ok')),
+      environ,
+      { cancellation },
+    );
+    expect(response.text).toBe('ok');
+    expect(reads).toBe(0);
   });
 });

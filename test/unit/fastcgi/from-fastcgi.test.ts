@@ -118,6 +118,7 @@ describe('fromFastCgi: what goes out and what comes back', () => {
         PATH_INFO: '/page.php',
         QUERY_STRING: 'a=1&b=%20',
         HTTP_X_TRACE: 'abc',
+        HTTP_PROXY: 'http://attacker.example:3128',
         HTTPS: undefined,
       }),
     );
@@ -138,6 +139,7 @@ describe('fromFastCgi: what goes out and what comes back', () => {
       GATEWAY_INTERFACE: 'CGI/1.1',
     });
     expect(vars.SERVER_SOFTWARE).toBeUndefined();
+    expect(vars.HTTP_PROXY).toBeUndefined(); // httpoxy
     expect(response.errors).toBe('a line on stderr\n');
   });
 
@@ -241,7 +243,7 @@ describe('fromFastCgi: refusals, one log line each', () => {
 });
 
 describe('fromFastCgi behind node:http: abort and back-pressure', () => {
-  async function front(app: Application): Promise<number> {
+  async function frontOf(app: Application): Promise<number> {
     const server = createHttpServer(toNodeHandler(app));
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -254,7 +256,7 @@ describe('fromFastCgi behind node:http: abort and back-pressure', () => {
     listener.server.on('connection', () => connections++);
     // A long grace: this test is about the connection being kept, not about how fast a busy machine drains it.
     const app = gateway(`127.0.0.1:${listener.port}`, { abortGraceMs: 10_000 });
-    const port = await front(app);
+    const port = await frontOf(app);
     await new Promise<void>((resolve, reject) => {
       const request = httpRequest({ port, path: '/endless' }, (response) => {
         response.once('data', () => {
@@ -276,9 +278,32 @@ describe('fromFastCgi behind node:http: abort and back-pressure', () => {
     expect(connections).toBe(1);
   });
 
+  it('a client gone before the head: the connection to a responder that ignores the abort is closed', async () => {
+    let closedAt = 0;
+    let abortSeen = false;
+    const port = await fakeResponder((socket) => {
+      // Like PHP-FPM running a script: reads no more records, answers nothing yet.
+      socket.on('data', (chunk: Buffer) => (abortSeen ||= chunk.includes(Buffer.from([1, 2]))));
+      socket.once('close', () => (closedAt = Date.now()));
+    });
+    const app = gateway(`127.0.0.1:${port}`, { abortGraceMs: 100 });
+    const front = await frontOf(app);
+    const request = httpRequest({ port: front, path: '/' });
+    request.on('error', () => undefined);
+    request.end();
+    await sleep(200);
+    const leftAt = Date.now();
+    request.destroy();
+    for (let i = 0; i < 40 && closedAt === 0; i++) await sleep(50);
+    expect(abortSeen).toBe(true);
+    expect(closedAt - leftAt).toBeGreaterThanOrEqual(90);
+    expect(closedAt - leftAt).toBeLessThan(1500);
+    expect(app.connections().open).toBe(0);
+  });
+
   it('a client that stops reading stops the responder (bounded bytes in flight)', async () => {
     const listener = await listen();
-    const port = await front(gateway(`127.0.0.1:${listener.port}`));
+    const port = await frontOf(gateway(`127.0.0.1:${listener.port}`));
     const request = httpRequest({ port, path: '/endless' }, (response) => response.pause());
     request.end();
     await sleep(1000);
