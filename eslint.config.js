@@ -4,19 +4,44 @@ import tseslint from 'typescript-eslint';
 
 // tsgi/import-direction (issue 9): folders under src/ import downward only, so each layer reads without the ones
 // above it. shared is the bottom; middleware and adapters are applications over shared; the four front ends
-// (cgi, fastcgi, http, fetch) serve applications and never import each other; testing sits over shared;
-// deploy and cli are on top. The key is a folder, the value the folders it may import besides itself.
+// (cgi, fastcgi, http, fetch) serve applications and never import each other; cgi-host (CGI programs as an
+// application) sits with the adapters; testing over shared; deploy, scripts-dir and cli are on top. The key is a
+// folder, the value the folders it may import besides itself; a new folder must be placed here (a test checks).
 export const LAYERS = {
   shared: [],
   middleware: ['shared'],
   adapters: ['shared'],
-  cgi: ['shared', 'middleware'],
+  'cgi-host': ['shared'],
+  cgi: ['shared', 'middleware', 'cgi-host'],
   fastcgi: ['shared', 'middleware'],
   http: ['shared', 'middleware'],
   fetch: ['shared', 'middleware'],
   testing: ['shared', 'middleware'],
-  deploy: ['shared', 'middleware', 'adapters', 'cgi', 'fastcgi', 'http', 'fetch', 'testing'],
-  cli: ['shared', 'middleware', 'adapters', 'cgi', 'fastcgi', 'http', 'fetch', 'testing', 'deploy'],
+  deploy: ['shared', 'middleware', 'adapters', 'cgi-host', 'cgi', 'fastcgi', 'http', 'fetch', 'testing'],
+  'scripts-dir': [
+    'shared',
+    'middleware',
+    'adapters',
+    'cgi-host',
+    'cgi',
+    'fastcgi',
+    'http',
+    'fetch',
+    'deploy',
+  ],
+  cli: [
+    'shared',
+    'middleware',
+    'adapters',
+    'cgi-host',
+    'cgi',
+    'fastcgi',
+    'http',
+    'fetch',
+    'testing',
+    'deploy',
+    'scripts-dir',
+  ],
 };
 export const IMPORT_DIRECTION_RULE = 'tsgi/import-direction';
 

@@ -2,7 +2,7 @@
 // `--cgi-bin` share (PHP-FPM's security.limit_extensions and more, issue 12).
 import type { Stats } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 const realpathSync = (path: string): string => nodeBuiltin('node:fs').realpathSync(path);
 const statSync = (path: string): Stats => nodeBuiltin('node:fs').statSync(path);

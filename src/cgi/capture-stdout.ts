@@ -1,6 +1,6 @@
 // Under CGI, fd 1 is the response (RFC 3875 §6): nothing but the response driver may write it (issue 11).
 import type { Writable } from 'node:stream';
-import { nodeBuiltin } from './node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 /** What the runner keeps after the app's stdout is pointed at stderr. */
 export interface CapturedStdout {

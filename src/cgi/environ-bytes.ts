@@ -1,6 +1,6 @@
 // The CGI request variables as bytes: RFC 3875 meta-variables read losslessly from the process environment.
 import { bytesToLatin1 } from '../shared/encoding.js';
-import { nodeBuiltin } from './node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 const NUL = 0x00;
 const EQUALS = 0x3d;

@@ -1,10 +1,7 @@
 // runCgi: one request per process (RFC 3875) — environment + stdin in, Status/headers/body on stdout out.
 import type { Writable } from 'node:stream';
-import { buildEnviron } from '../shared/environ.js';
-import { RequestError } from '../shared/errors.js';
-import { createInput, parseContentLength } from '../shared/input.js';
 import { escapeLogText } from '../shared/log-line.js';
-import { runApplication } from '../shared/respond.js';
+import { serveRequest } from '../shared/serve-request.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { readRequestVariables } from './environ-bytes.js';
 import { captureStdout } from './capture-stdout.js';
@@ -61,9 +58,9 @@ function errorStream(out: Writable | undefined): ErrorStream {
 
 /**
  * Runs `app` for the one request this process was started for and resolves to the exit status to use: 0 when a
- * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request the runner cannot turn into an
- * environ (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is answered `400 Bad Request` with one line
- * on stderr. The body is read from fd 0 as the application reads it, never past CONTENT_LENGTH, and whatever
+ * complete response reached stdout, EXIT_CUT_OFF when it was cut off. A request that cannot become an environ
+ * (no REQUEST_METHOD, a CONTENT_LENGTH that is not a number) is refused as on every front end (`serveRequest`):
+ * `400 Bad Request`, one line on stderr. The body is read from fd 0 as the application reads it, never past CONTENT_LENGTH, and whatever
  * is still unread is spooled before the first response byte (see `CgiBody.spoolRest`). `HTTP_PROXY` is removed
  * from `process.env` (httpoxy; the environ keeps it). Never rejects, never calls `process.exit`:
  * `process.exitCode = await runCgi(app)`.
@@ -81,25 +78,19 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
       : createStdoutSink(options.stdout, abort),
   );
 
-  let environ;
   let body: CgiBody | undefined;
-  try {
-    const contentLength = parseContentLength(variables.CONTENT_LENGTH) ?? 0;
-    body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
-    const input = createInput(body?.source, { contentLength });
-    environ = buildEnviron(variables, input, errors, {
-      multithread: false,
-      multiprocess: true,
-      runOnce: true,
-      signal: controller.signal,
-    });
-  } catch (error) {
-    if (!(error instanceof RequestError)) throw error;
-    return badRequest(sink, errors, error);
-  }
-
   // Take the unread body off the pipe before the first response byte (Apache deadlock: see spoolRest).
-  const spooling = body === undefined ? sink : spoolBeforeHead(sink, body);
+  const spooling: StdoutSink = {
+    get broken() {
+      return sink.broken;
+    },
+    sendHead: (status, headers) =>
+      body === undefined
+        ? sink.sendHead(status, headers)
+        : body.spoolRest().then(() => sink.sendHead(status, headers)),
+    write: (chunk) => sink.write(chunk),
+    end: (ok) => sink.end(ok),
+  };
   const onSigterm = (): void => {
     controller.abort(new Error('tsgi cgi: SIGTERM (the web server cancelled the request)'));
     setTimeout(() => process.exit(EXIT_CUT_OFF), SIGTERM_GRACE_MS).unref();
@@ -113,7 +104,17 @@ export async function runCgi(app: Application, options: CgiOptions = {}): Promis
   const stalled = new Promise<'stalled'>((resolve) => (onIdle = () => resolve('stalled')));
   process.once('beforeExit', onIdle);
   try {
-    const outcome = await Promise.race([runApplication(app, environ, spooling), stalled]);
+    const serving = serveRequest(app, {
+      variables,
+      body: (contentLength = 0) => {
+        body = contentLength > 0 ? createCgiBody(options.stdinFd ?? 0, contentLength) : undefined;
+        return body?.source;
+      },
+      errors,
+      sink: spooling,
+      environ: { multithread: false, multiprocess: true, runOnce: true, signal: controller.signal },
+    });
+    const outcome = await Promise.race([serving, stalled]);
     if (outcome === 'stalled') return await unfinished(sink, spooling, errors, variables, controller);
     return outcome.ok && !sink.broken && !controller.signal.aborted ? 0 : EXIT_CUT_OFF;
   } finally {
@@ -174,20 +175,6 @@ async function sendError(sink: StdoutSink, status: string, text: string): Promis
   await sink.end(true);
 }
 
-function spoolBeforeHead(sink: StdoutSink, body: CgiBody): StdoutSink {
-  return {
-    get broken() {
-      return sink.broken;
-    },
-    async sendHead(status, headers) {
-      await body.spoolRest();
-      return sink.sendHead(status, headers);
-    },
-    write: (chunk) => sink.write(chunk),
-    end: (ok) => sink.end(ok),
-  };
-}
-
 /**
  * Answers this CGI request with `500 Internal Server Error` when there is no application to run (APP failed to
  * load): the client gets a real response instead of the server's "premature end of script headers", and
@@ -201,10 +188,4 @@ export async function respondAppUnavailable(
   errorStream(undefined).write(`${logLine}\n`);
   await sendError(sink, '500 Internal Server Error', 'Internal Server Error\n');
   return 1;
-}
-
-async function badRequest(sink: StdoutSink, errors: ErrorStream, error: RequestError): Promise<number> {
-  errors.write(`tsgi cgi: 400 Bad Request: ${error.message}\n`);
-  await sendError(sink, '400 Bad Request', `Bad Request: ${error.message}\n`);
-  return sink.broken ? EXIT_CUT_OFF : 0;
 }

@@ -1,7 +1,7 @@
 // The CGI request body: exactly CONTENT_LENGTH bytes from file descriptor 0, never one byte more, and the
 // spool that takes the unread rest off the pipe before the response starts (Apache deadlock, see spoolRest).
 import { join } from 'node:path';
-import { nodeBuiltin } from './node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 /** Largest single read; also the most the reader holds in memory per chunk. */
 const READ_SIZE = 64 * 1024;

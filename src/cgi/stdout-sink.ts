@@ -2,7 +2,7 @@
 import type { Writable } from 'node:stream';
 import { formatCgiHead } from '../shared/headers.js';
 import type { Header, ResponseSink } from '../shared/types.js';
-import { nodeBuiltin } from './node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 const EMPTY = new Uint8Array(0);
 

@@ -1,6 +1,6 @@
 // `tsgi cgi APP`: run APP once as a CGI program. On the cold path of every CGI request: keep imports few.
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 import { startCgi } from '../cgi/start.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
@@ -31,7 +31,7 @@ ${APP_SHAPES_HELP}
 async function enableCompileCache(): Promise<void> {
   const module = nodeBuiltin('node:module');
   if (module.enableCompileCache === undefined) return;
-  const { userCacheDir } = await import('./transpile-cache.js');
+  const { userCacheDir } = await import('../deploy/transpile-cache.js');
   const dir = userCacheDir();
   if (dir !== undefined) module.enableCompileCache(`${dir}/compile`);
 }

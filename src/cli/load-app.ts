@@ -1,7 +1,7 @@
 // Loading APP for the CLI: `path[#exportName]` → the tsgi Application it exports (.js/.mjs, or .ts transpiled).
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 import { AppShapeError, SHAPE_FIXES, toApplication, type DetectedApp } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 import { CliError } from './cli-error.js';
@@ -42,7 +42,7 @@ async function importTypeScript(file: string, extension: string): Promise<Record
       if (!STRIP_FALLBACK.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
     }
   }
-  const { transpiledModuleUrl } = await import('./transpile-cache.js');
+  const { transpiledModuleUrl } = await import('../deploy/transpile-cache.js');
   let url: string;
   try {
     url = await transpiledModuleUrl(file);
@@ -62,7 +62,7 @@ async function importTypeScript(file: string, extension: string): Promise<Record
  * Imports the module named by `spec` (`path` or `path#exportName`, relative to `cwd`) and returns the export as
  * a tsgi Application with what it was detected as (a tsgi app, or a framework served through its adapter: see
  * deploy/detect-app.ts). `.ts` files load through Node's type stripping where this Node has it, else through
- * esbuild with a per-user cache (see transpile-cache.ts), so a CGI request does not pay for esbuild on every hit.
+ * esbuild with a per-user cache (see deploy/transpile-cache.ts), so a CGI request does not pay for esbuild on every hit.
  * Throws a one-line `CliError` with a hint for a missing file, a missing export or an export of no known shape.
  */
 export async function loadDetectedApp(

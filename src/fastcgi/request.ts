@@ -1,10 +1,10 @@
 // One FastCGI request: PARAMS → environ, STDIN/DATA → inputs, the app's response → STDOUT/STDERR records → END_REQUEST.
-import { buildEnviron } from '../shared/environ.js';
+import { LazyCancellation } from '../shared/cancellation.js';
 import { RequestError } from '../shared/errors.js';
 import { formatCgiHead } from '../shared/headers.js';
 import { createInput, createInputQueue, parseContentLength, type InputQueue } from '../shared/input.js';
-import { LazyCancellation, runApplication } from '../shared/respond.js';
-import type { Application, ErrorStream, Header, Input, ResponseSink } from '../shared/types.js';
+import { serveRequest } from '../shared/serve-request.js';
+import type { Application, Header, ResponseSink } from '../shared/types.js';
 import type { FastCgiLimits } from './limits.js';
 import {
   FCGI_HEADER_LEN,
@@ -55,8 +55,6 @@ export interface RequestHost {
   requestSettled(request: FastCgiRequest): void;
   log(line: string): void;
 }
-
-const BAD_REQUEST_HEADERS: readonly Header[] = [['Content-Type', 'text/plain; charset=utf-8']];
 
 /**
  * The state of one request id: it collects FCGI_PARAMS, starts the application at the empty PARAMS record, feeds
@@ -182,7 +180,10 @@ export class FastCgiRequest implements ResponseSink {
     this.pending.length = 0;
     this.pendingBytes = 0;
     const body = Buffer.from('Gateway Timeout\n');
-    this.sendHead('504 Gateway Timeout', [...BAD_REQUEST_HEADERS, ['Content-Length', String(body.length)]]);
+    this.sendHead('504 Gateway Timeout', [
+      ['Content-Type', 'text/plain; charset=utf-8'],
+      ['Content-Length', String(body.length)],
+    ]);
     this.pending.push(body);
     this.pendingBytes += body.length;
     this.writeEnd(APP_STATUS_FAILED);
@@ -208,41 +209,28 @@ export class FastCgiRequest implements ResponseSink {
 
   private start(vars: Record<string, string>): void {
     this.vars = vars;
-    const errors: ErrorStream = { write: (text) => this.writeStderr(text) };
-    let input: Input;
-    let environ;
-    try {
-      // STDIN always ends with its empty record, so a body without CONTENT_LENGTH (a chunked upload with nginx
-      // fastcgi_request_buffering off) reads to that end: input_terminated (php/php-src#7509).
-      input = createInput(this.stdin.source, {
-        contentLength: parseContentLength(vars.CONTENT_LENGTH),
-        inputTerminated: true,
-      });
-      const extra: Record<string, unknown> = {
-        'tsgi.fastcgi.role': ROLE_NAMES[this.role],
-        'tsgi.fastcgi.request_id': this.id,
-        'tsgi.fastcgi.keep_conn': this.keepConn,
-      };
-      if (this.data !== undefined) {
-        // §6.4: FCGI_DATA_LENGTH is the file's size; the data input ends there like the body at CONTENT_LENGTH.
-        const dataLength = parseContentLength(vars.FCGI_DATA_LENGTH);
-        extra['tsgi.fastcgi.data'] = createInput(this.data.source, {
-          contentLength: dataLength,
-          inputTerminated: true,
-        });
-      }
-      environ = buildEnviron(vars, input, errors, {
+    this.running = true;
+    void serveRequest(this.host.app, {
+      variables: vars,
+      body: this.stdin.source,
+      errors: { write: (text) => this.writeStderr(text) },
+      sink: this,
+      environ: {
         multithread: false,
         multiprocess: this.host.multiprocess,
         signal: this.cancellation.signal,
+        // STDIN always ends with its empty record, so a body without CONTENT_LENGTH (a chunked upload with nginx
+        // fastcgi_request_buffering off) reads to that end: input_terminated (php/php-src#7509).
         inputTerminated: true,
-        extra,
-      });
-    } catch (error) {
-      return this.refuse(error);
-    }
-    this.running = true;
-    void runApplication(this.host.app, environ, this, { cancellation: this.cancellation }).then(() => {
+        extra: {
+          'tsgi.fastcgi.role': ROLE_NAMES[this.role],
+          'tsgi.fastcgi.request_id': this.id,
+          'tsgi.fastcgi.keep_conn': this.keepConn,
+        },
+      },
+      extra: this.data === undefined ? undefined : this.dataInput,
+      cancellation: this.cancellation,
+    }).then(() => {
       this.running = false;
       if (!this.ended) this.end(false);
       this.releaseInputs();
@@ -250,18 +238,16 @@ export class FastCgiRequest implements ResponseSink {
     });
   }
 
-  // The variables cannot make an environ (no REQUEST_METHOD, a bad CONTENT_LENGTH): a 400, one log line.
-  private refuse(error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    this.host.log(`tsgi fastcgi: request ${this.id} refused with 400: ${message}`);
-    const body = Buffer.from('Bad Request\n');
-    this.sendHead('400 Bad Request', [...BAD_REQUEST_HEADERS, ['Content-Length', String(body.length)]]);
-    this.pending.push(body);
-    this.pendingBytes += body.length;
-    this.writeEnd(APP_STATUS_OK);
-    this.releaseInputs();
-    this.host.requestSettled(this);
-  }
+  // §6.4 (Filter role): FCGI_DATA_LENGTH is the file's size; the data input ends there like the body at
+  // CONTENT_LENGTH (a bad one refuses the request as a bad CONTENT_LENGTH does).
+  private readonly dataInput = (
+    vars: Readonly<Record<string, string | undefined>>,
+  ): Record<string, unknown> => ({
+    'tsgi.fastcgi.data': createInput(this.data?.source, {
+      contentLength: parseContentLength(vars.FCGI_DATA_LENGTH),
+      inputTerminated: true,
+    }),
+  });
 
   // The response is over: body bytes nobody read are dropped (resuming a paused socket), and a late reader
   // gets an error. Skipped when the inputs were read to their end, the common case (an Error costs a stack).

@@ -1,9 +1,7 @@
 // toFetchHandler: a tsgi application as a fetch handler (Deno.serve, Bun.serve, @hono/node-server, workers).
 import { unquoteToLatin1 } from '../shared/encoding.js';
-import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
-import { RequestError } from '../shared/errors.js';
-import { createInput, parseContentLength } from '../shared/input.js';
-import { runApplication } from '../shared/respond.js';
+import type { EnvironOptions } from '../shared/environ.js';
+import { serveRequest } from '../shared/serve-request.js';
 import { anySignal } from '../shared/signals.js';
 import type { Application, ErrorStream, Header, ResponseSink } from '../shared/types.js';
 
@@ -166,16 +164,6 @@ class FetchResponseSink implements ResponseSink {
   }
 }
 
-function refusal(status: number, error: unknown, errors: ErrorStream): Response {
-  const reason = status === 400 ? 'Bad Request' : 'Internal Server Error';
-  errors.write(`tsgi to-fetch: ${status} for a request that cannot become an environ: ${String(error)}\n`);
-  return new Response(`${status} ${reason}\n`, {
-    status,
-    statusText: reason,
-    headers: { 'content-type': 'text/plain; charset=utf-8' },
-  });
-}
-
 /**
  * Serves a tsgi application as a fetch handler, `(request) => Promise<Response>`, for the servers that take
  * one: `Deno.serve(toFetchHandler(app))`, `Bun.serve({ fetch: toFetchHandler(app) })`, or `serve({ fetch })`
@@ -193,26 +181,19 @@ export function toFetchHandler(
     new Promise<Response>((resolve) => {
       const cancelled = new AbortController();
       const sink = new FetchResponseSink(request.method, resolve, () => cancelled.abort());
-      let environ;
-      try {
-        const vars = requestVars(request, scriptName, info);
-        const length = parseContentLength(vars.CONTENT_LENGTH);
-        const source = request.body ?? undefined;
-        // A fetch Request's body stream ends at the end of the body, with or without Content-Length.
-        const input = createInput(source as AsyncIterable<Uint8Array> | undefined, {
-          contentLength: length,
-          inputTerminated: true,
-        });
-        environ = buildEnviron(vars, input, errors, {
+      const source = request.body ?? undefined;
+      void serveRequest(app, {
+        variables: () => requestVars(request, scriptName, info),
+        body: source as AsyncIterable<Uint8Array> | undefined,
+        errors,
+        sink,
+        environ: {
           ...options.environ,
           signal: anySignal([request.signal, cancelled.signal]),
+          // A fetch Request's body stream ends at the end of the body, with or without Content-Length.
           inputTerminated: source !== undefined,
-        });
-      } catch (error) {
-        resolve(refusal(error instanceof RequestError ? 400 : 500, error, errors));
-        return;
-      }
-      void runApplication(app, environ, sink).then((outcome) => {
+        },
+      }).then((outcome) => {
         // Aborted before any head: the client is gone, but the promise must still settle.
         if (!outcome.headersSent)
           resolve(new Response(null, { status: 503, statusText: 'Service Unavailable' }));

@@ -3,11 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { requestVars } from './request-vars.js';
-import { RequestError } from '../shared/errors.js';
-import { buildEnviron, type EnvironOptions } from '../shared/environ.js';
+import { LazyCancellation } from '../shared/cancellation.js';
+import type { EnvironOptions } from '../shared/environ.js';
 import { parseStatus } from '../shared/headers.js';
-import { createInput, parseContentLength } from '../shared/input.js';
-import { LazyCancellation, runApplication } from '../shared/respond.js';
+import { serveRequest } from '../shared/serve-request.js';
 import type { Application, ErrorStream, Header, ResponseOutcome, ResponseSink } from '../shared/types.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -162,43 +161,12 @@ class NodeResponseSink implements ResponseSink {
 }
 
 /**
- * Answers a request that never reached the application: a 400 when the environ builder refused it (its
- * RequestError says why), a 500 for anything else. One line goes to `tsgi.errors`; the connection is closed.
- */
-function refuseRequest(
-  req: NodeRequest,
-  res: NodeResponse,
-  error: unknown,
-  errors: ErrorStream,
-): ResponseOutcome {
-  const clientFault = error instanceof RequestError;
-  const status = clientFault ? 400 : 500;
-  const reason = clientFault ? 'Bad Request' : 'Internal Server Error';
-  const message = error instanceof Error ? error.message : String(error);
-  errors.write(`tsgi http: ${status} for ${req.method ?? '?'} ${req.url ?? ''}: ${message}\n`);
-  // A client learns why its request was refused; a server fault stays a bare 500 (the detail went to the log).
-  const body = Buffer.from(
-    clientFault ? `${status} ${reason}\n\n${message}\n` : `${status} ${reason}\n`,
-    'utf8',
-  );
-  const headers: Record<string, string | number> = {
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Content-Length': body.length,
-  };
-  if (req.httpVersionMajor < 2) headers.Connection = 'close';
-  if (!res.headersSent) (res as ServerResponse).writeHead(status, headers);
-  if (req.method === 'HEAD') res.end();
-  else res.end(body);
-  return { ok: true, status, bytes: req.method === 'HEAD' ? 0 : body.length, headersSent: true, error };
-}
-
-/**
  * Mounts a tsgi application on any Node `(req, res)` server: node:http, https, the http2 compatibility API, or
  * as an Express route (`app.use('/legacy', toNodeHandler(tsgiApp))` makes `/legacy` the SCRIPT_NAME).
  *
  * The environ is what a CGI server would build for the same request (see `requestVars`); `tsgi.input` reads
  * the request body only as the application asks for it; `tsgi.signal` aborts when the client goes away.
- * A request the environ builder refuses gets a 400; everything else is up to the response driver. In Express,
+ * A request that cannot become an environ is refused as on every front end (`serveRequest`). In Express,
  * mount it before body parsers: a body they consumed is no longer there for `tsgi.input`.
  *
  * @example
@@ -215,11 +183,11 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
     const abort = new LazyCancellation();
     const sink = new NodeResponseSink(req, res, () => abort.abort());
     const remoteAddress = req.socket?.remoteAddress;
-    const report = (outcome: ResponseOutcome, bytesSent = sink.bytesSent): void => {
+    const report = (outcome: ResponseOutcome): void => {
       if (onResponse === undefined) return;
       try {
         const durationMs = performance.now() - started;
-        onResponse({ request: req, remoteAddress, outcome, bytesSent, durationMs });
+        onResponse({ request: req, remoteAddress, outcome, bytesSent: sink.bytesSent, durationMs });
       } catch (error) {
         // A failing log hook must not become an unhandled rejection that takes the server down.
         errors.write(
@@ -228,26 +196,25 @@ export function toNodeHandler(app: Application, options: ToNodeHandlerOptions = 
       }
     };
 
-    let environ;
-    try {
-      // Node's parser frames every request body (Content-Length, chunked, or none): the input always ends at
-      // the end of the body, with or without CONTENT_LENGTH (PEP 3333's wsgi.input_terminated).
-      const input = createInput(req, {
-        contentLength: parseContentLength(req.headers['content-length']),
-        inputTerminated: true,
-      });
-      environ = buildEnviron(requestVars(req), input, errors, {
+    // Node's parser frames every request body (Content-Length, chunked, or none): the input always ends at the
+    // end of the body, with or without CONTENT_LENGTH (PEP 3333's wsgi.input_terminated).
+    void serveRequest(app, {
+      variables: () => requestVars(req),
+      body: req,
+      errors,
+      sink,
+      environ: {
         // SPEC §4.2: one Node process calls the app for the next request before this one has ended.
         multithread: true,
         ...environOptions,
         signal: abort.signal,
         inputTerminated: true,
-      });
-    } catch (error) {
-      const outcome = refuseRequest(req, res, error, errors);
-      report(outcome, outcome.bytes);
-      return;
-    }
-    void runApplication(app, environ, sink, { cancellation: abort }).then((outcome) => report(outcome));
+      },
+      cancellation: abort,
+      // The body may be unreadable (a length beyond 2^53 - 1): close the connection after the page (HTTP/1).
+      onRefused: () => {
+        if (req.httpVersionMajor < 2) (res as ServerResponse).shouldKeepAlive = false;
+      },
+    }).then((outcome) => report(outcome));
   };
 }

@@ -1,7 +1,7 @@
 // Loading one script of a script directory, and knowing when it must be loaded again.
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { transpiledModule, type InputStamp } from '../cli/transpile-cache.js';
+import { transpiledModule, type InputStamp } from '../deploy/transpile-cache.js';
 import { toApplication } from '../deploy/detect-app.js';
 import type { Application } from '../shared/types.js';
 

@@ -251,4 +251,16 @@ export const CASES: readonly ConformanceCase[] = [
     request: { method: 'GET', path: '/' },
     expect: { status: 200, body: 'hello', complete: null },
   },
+  {
+    // Issue 9: one refusal on every front end (serveRequest): the driver's page, the reason only in the log.
+    name: 'a request that cannot become an environ (CONTENT_LENGTH past 2^53 - 1) is refused with a 400',
+    app: 'hello',
+    request: { method: 'POST', path: '/', contentLength: 2 ** 53 },
+    expect: {
+      status: 400,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '12' },
+      body: 'Bad Request\n',
+      errors: 'CONTENT_LENGTH',
+    },
+  },
 ];

@@ -1,8 +1,6 @@
 // What every transport's conformance suite shares: a case's request as CGI variables, and the response check.
 import { expect } from 'vitest';
-import { buildEnviron } from '../../src/shared/environ.js';
-import { createInput, parseContentLength } from '../../src/shared/input.js';
-import { runApplication } from '../../src/shared/respond.js';
+import { serveRequest } from '../../src/shared/serve-request.js';
 import type { Application, Header } from '../../src/shared/types.js';
 import type { ConformanceCase, ConformanceExpect, ConformanceRequest } from './cases.js';
 
@@ -34,7 +32,7 @@ async function* chunksOf(body: Uint8Array): AsyncGenerator<Uint8Array> {
 }
 
 /**
- * Runs `app` on the case in this process, through buildEnviron and the response driver (no transport), the body
+ * Runs `app` on the case in this process, through serveRequest (environ and response driver, no transport), the body
  * fed in 16 KiB chunks; what it sent, with everything it wrote to tsgi.errors.
  */
 export async function runCaseInProcess(
@@ -42,27 +40,27 @@ export async function runCaseInProcess(
   testCase: ConformanceCase,
   scriptName: string,
 ): Promise<ObservedResponse & { errors: string }> {
-  const vars = caseVariables(testCase.request, scriptName);
   const body = requestBody(testCase.request);
-  const input = createInput(body ? chunksOf(body) : undefined, {
-    contentLength: parseContentLength(vars.CONTENT_LENGTH),
-  });
   let errors = '';
-  const environ = buildEnviron(vars, input, {
-    write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
-  });
   let status = 0;
   const headers: Record<string, string> = {};
   const chunks: Uint8Array[] = [];
-  const outcome = await runApplication(app, environ, {
-    sendHead(line: string, list: readonly Header[]) {
-      status = Number(line.slice(0, 3));
-      for (const [name, value] of list) headers[name.toLowerCase()] = value;
+  const outcome = await serveRequest(app, {
+    variables: caseVariables(testCase.request, scriptName),
+    body: body ? chunksOf(body) : undefined,
+    errors: {
+      write: (text) => void (errors += typeof text === 'string' ? text : Buffer.from(text).toString()),
     },
-    write(chunk) {
-      chunks.push(chunk);
+    sink: {
+      sendHead(line: string, list: readonly Header[]) {
+        status = Number(line.slice(0, 3));
+        for (const [name, value] of list) headers[name.toLowerCase()] = value;
+      },
+      write(chunk) {
+        chunks.push(chunk);
+      },
+      end() {},
     },
-    end() {},
   });
   return { status, headers, body: Buffer.concat(chunks), complete: outcome.ok, errors };
 }

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../../src/cli/cli-error.js';
 import { loadApp, parseAppSpec } from '../../../src/cli/load-app.js';
-import { transpiledModuleUrl, userCacheDir } from '../../../src/cli/transpile-cache.js';
+import { transpiledModuleUrl, userCacheDir } from '../../../src/deploy/transpile-cache.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tsgi-load-app-'));
 const cacheDir = join(scratch, 'cache');

@@ -178,15 +178,19 @@ describe('a Responder request', () => {
     ]);
   });
 
-  it('answers 400 with one log line when the params have no REQUEST_METHOD', async () => {
+  it('answers 400 with one FCGI_STDERR line when the params have no REQUEST_METHOD (the reason not sent)', async () => {
     const lst = await listen(hello);
     const peer = await rawPeer(lst.port);
     const { REQUEST_METHOD: _omitted, ...vars } = GET_VARS;
     peer.socket.write(wholeRequest(1, vars));
-    const stdout = stdoutOf(await peer.untilEnd(1), 1).toString();
+    const records = await peer.untilEnd(1);
+    const stdout = stdoutOf(records, 1).toString();
     expect(stdout).toMatch(/^Status: 400 Bad Request\r\n/);
-    expect(lst.logs).toHaveLength(1);
-    expect(lst.logs[0]).toMatch(/REQUEST_METHOD/);
+    expect(stdout.endsWith('\r\n\r\nBad Request\n')).toBe(true);
+    const stderr = stdoutOf(records, 1, 7).toString();
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/REQUEST_METHOD/);
+    expect(lst.logs).toEqual([]);
   });
 
   it('ends a response cut off by an application error with a non-zero appStatus', async () => {

@@ -44,3 +44,22 @@ describe('tsgi/import-direction', () => {
     expect(await lint(path, code)).toEqual([]);
   });
 });
+
+describe('LAYERS', () => {
+  it('places every folder under src/ (a new folder must say what it may import)', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { LAYERS } = (await import(`${ROOT}eslint.config.js`)) as { LAYERS: Record<string, string[]> };
+    const folders = readdirSync(`${ROOT}src`, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
+    expect(folders.filter((folder) => !(folder in LAYERS))).toEqual([]);
+  });
+
+  it('has no cycle: no folder may import one that may import it back', async () => {
+    const { LAYERS } = (await import(`${ROOT}eslint.config.js`)) as { LAYERS: Record<string, string[]> };
+    const cycles = Object.entries(LAYERS).flatMap(([folder, allowed]) =>
+      allowed.filter((other) => LAYERS[other]?.includes(folder)).map((other) => `${folder} <-> ${other}`),
+    );
+    expect(cycles).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import type { Plugin } from 'esbuild';
 import { isBuiltin } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 const RESOLVING = Symbol('tsgi-resolving');
 

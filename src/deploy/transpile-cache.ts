@@ -1,7 +1,7 @@
 // TypeScript apps on Node without type stripping: esbuild bundles them once; later runs import the cached output.
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { nodeBuiltin } from '../cgi/node-builtins.js';
+import { nodeBuiltin } from '../shared/node-builtins.js';
 
 const { closeSync, lstatSync, mkdirSync, openSync, readSync, renameSync, statSync, writeFileSync } =
   nodeBuiltin('node:fs');
