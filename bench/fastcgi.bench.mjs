@@ -42,7 +42,7 @@ if (!existsSync(join(root, 'dist/fastcgi/index.js'))) {
   console.error('bench fastcgi: dist/ is missing; run `npm run build` first');
   process.exit(2);
 }
-const { connectFastCgi } = await import(join(root, 'dist/fastcgi/index.js'));
+const { connectFastCgi } = await import(join(root, 'dist/fastcgi/public-client.js'));
 
 const HELLO_PARAMS = {
   GATEWAY_INTERFACE: 'CGI/1.1',
