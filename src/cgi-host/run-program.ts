@@ -109,10 +109,12 @@ export async function runProgram(
   const signal = environ['tsgi.signal'];
   const onAbort = (): void => stopProgram(child);
   signal.addEventListener('abort', onAbort, { once: true });
-  const finish = (): void => {
+  // `stop` false: the program closed its stdout itself and may finish its work; true: the response is over
+  // early (client gone, error, no head), so nothing may keep running for it.
+  const finish = (stop: boolean): void => {
     clearTimeout(timer);
     signal.removeEventListener('abort', onAbort);
-    stopProgram(child);
+    if (stop) stopProgram(child);
   };
   if (hasBody) void feedStdin(environ, child);
 
@@ -130,7 +132,7 @@ export async function runProgram(
     headError = (error as Error).message;
   }
   if (head === undefined) {
-    finish();
+    finish(true);
     if (timedOut) return plainPage(startResponse, 504);
     const why = spawnError?.message ?? headError ?? `output ended after ${reader.received} bytes`;
     log(`tsgi cgi: ${target.scriptName || target.file} printed no valid CGI header block: ${why}`);
@@ -140,6 +142,7 @@ export async function runProgram(
   const first = head.rest;
   return {
     async *[Symbol.asyncIterator]() {
+      let complete = false;
       try {
         if (first.length > 0) yield first;
         while (true) {
@@ -149,8 +152,9 @@ export async function runProgram(
         }
         // Killed mid-body: the response must not look complete.
         if (timedOut) throw new Error(`tsgi cgi: ${target.scriptName} timed out mid-response`);
+        complete = true;
       } finally {
-        finish();
+        finish(!complete);
       }
     },
   };

@@ -18,7 +18,10 @@ export interface FastCgiLimits {
   readonly maxRecordContent: number;
   /** A keep-conn connection with no active request is closed after this many milliseconds without traffic. */
   readonly idleTimeoutMs: number;
-  /** Time from FCGI_BEGIN_REQUEST to the end of FCGI_PARAMS; a slower peer (slow-loris) is disconnected. */
+  /**
+   * Time for a complete request head: from the accept (first request) or FCGI_BEGIN_REQUEST (later ones) to the
+   * end of FCGI_PARAMS. Bytes do not reset it; a slower peer (slow-loris, a dribbler) is disconnected.
+   */
   readonly paramsTimeoutMs: number;
   /** FCGI_STDERR bytes allowed to wait in the socket's write buffer; diagnostics past it are dropped. */
   readonly maxStderrBacklogBytes: number;
@@ -32,7 +35,9 @@ export const DEFAULT_LIMITS: FastCgiLimits = Object.freeze({
   maxStdinBufferBytes: 256 * 1024,
   maxRecordContent: 65528,
   idleTimeoutMs: 60_000,
-  paramsTimeoutMs: 30_000,
+  // Web servers send BEGIN_REQUEST and PARAMS in one write; 10 s bounds how long a flood of idle or
+  // dribbling connections can hold slots (issue 10).
+  paramsTimeoutMs: 10_000,
   maxStderrBacklogBytes: 1024 * 1024,
 });
 

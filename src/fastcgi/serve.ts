@@ -190,7 +190,7 @@ export async function serveFastCgi(
       throw error;
     }
   }
-  log(`tsgi fastcgi: listening on ${server.addresses.join(', ')} (1 process, pid ${process.pid})${note}`);
+  // Signal handlers go in before the start line: whoever reads it may signal at once.
   const running = controlled(server, log, timeoutMs, handleSignals);
   if (handleSignals) {
     // One process cannot start its own replacement: the web server that started it (or --workers) reloads.
@@ -203,6 +203,7 @@ export async function serveFastCgi(
       for (const signal of RELOAD_SIGNALS) process.off(signal, ignored);
     });
   }
+  log(`tsgi fastcgi: listening on ${server.addresses.join(', ')} (1 process, pid ${process.pid})${note}`);
   return running;
 }
 

@@ -62,6 +62,8 @@ interface PoolWorker {
   listening: boolean;
   /** Stopping on purpose (reload, recycling, shrinking, shutdown): its exit is no crash. */
   retiring: string | undefined;
+  /** 'stop' was sent to it. */
+  stopSent: boolean;
   /** A replacement started for it; it is told to stop once the replacement listens. */
   replaces: PoolWorker | undefined;
   report: WorkerReport;
@@ -119,8 +121,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
   };
 
   const retire = (worker: PoolWorker, reason: string): void => {
-    if (worker.retiring !== undefined && reason !== 'stopping') return;
-    worker.retiring = reason;
+    worker.retiring ??= reason;
+    if (worker.stopSent) return;
+    worker.stopSent = true;
     send(worker, { tsgi: 'stop' });
   };
 
@@ -143,6 +146,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       bornAt: Date.now(),
       listening: false,
       retiring: undefined,
+      stopSent: false,
       replaces,
       report: EMPTY_REPORT,
       heardAt: Date.now(),
@@ -194,7 +198,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
 
   const onListening = (worker: PoolWorker): void => {
     if (worker.replaces !== undefined) {
-      retire(worker.replaces, worker.replaces.retiring ?? 'replaced');
+      retire(worker.replaces, 'replaced');
       worker.replaces = undefined;
     }
     if (pendingReload !== undefined && worker.generation === pendingReload.generation) {
@@ -261,7 +265,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
       return reloadFailed(`a new worker exited with ${how} before listening`);
     }
     const held = worker.report.active;
-    const holding = held > 0 ? `; it was serving ${held} request(s), which failed` : '';
+    const holding = held > 0 ? `; ${held} request(s) were in flight at its last report` : '';
     if (!worker.listening) {
       startFailures++;
       if (startFailures >= MAX_START_FAILURES && !announced) {

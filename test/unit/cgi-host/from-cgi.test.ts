@@ -43,7 +43,10 @@ echo warn >&2; cat`,
     expect(response.header('x-gw')).toBe('CGI/1.1');
     expect(response.header('connection')).toBeUndefined();
     expect(response.text).toBe(`POST /cgi /p q=1 8 é [] ${dir}\nthe body`);
-    expect(response.errors).toContain('warn');
+    // stderr is a pipe of its own: its bytes may land just after the response ends.
+    const errors = environ['tsgi.errors'] as unknown as { text: string };
+    for (let i = 0; i < 50 && !errors.text.includes('warn'); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(errors.text).toContain('warn');
   });
 
   it('turns Location without Status into a 302, and accepts bare LF line ends', async () => {
@@ -77,6 +80,17 @@ echo warn >&2; cat`,
     expect(lines[0]).toContain('ran past 300 ms');
     await new Promise((resolve) => setTimeout(resolve, 2300));
     expect(existsSync(marker)).toBe(false);
+  });
+
+  it('lets a program that closed its stdout finish its work (only an early end kills it)', async () => {
+    const marker = join(dir, 'after-close');
+    const file = program(
+      'closes.sh',
+      `printf 'Content-Type: text/plain\\n\\nok'; exec >&-; sleep 0.3; touch ${marker}`,
+    );
+    expect((await callApp(fromCgi(file))).text).toBe('ok');
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(existsSync(marker)).toBe(true);
   });
 
   it('kills the program when the client goes away mid-body', async () => {
