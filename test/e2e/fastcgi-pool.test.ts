@@ -197,7 +197,7 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('the pool
     // nginx retries an idempotent request on a connection that broke (fastcgi_next_upstream error): the
     // retry reaches a live worker; the crash is in the log.
     expect([200, 502]).toContain(crashed.status);
-    await stack.listener.waitForLog(/worker (\d+) exiting with code 3 while serving 1 request/);
+    await stack.listener.waitForLog(/worker (\d+) exiting with code 3 while serving \d+ request/);
     const blocked = await fetch(`${stack.base}/block?${join(stack.dir, 'blocked')}`);
     expect([200, 502]).toContain(blocked.status);
     await stack.listener.waitForLog(
