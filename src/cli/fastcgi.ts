@@ -149,6 +149,8 @@ export const command: Command = {
       process.stdout.write(help());
       return 0;
     }
+    // Production unless told otherwise (issue 11: Express sent its HTML stack traces to clients); workers inherit it.
+    process.env.NODE_ENV ??= 'production';
     const { describeTarget } = await import('./script-flags.js');
     const target = describeTarget(spec, directory, 'usage: tsgi fastcgi APP [--listen ADDR]');
     const { servedAs } = await import('../deploy/detect-app.js');

@@ -1,4 +1,5 @@
 // The `tsgi` command: dispatch to one module per subcommand, loaded lazily so that `tsgi cgi` starts fast.
+import { closest } from './closest.js';
 import { CliError } from './cli-error.js';
 
 /** A subcommand: parses its own arguments and returns the process exit code. */
@@ -48,23 +49,7 @@ function usage(): string {
 
 /** The known command closest to a mistyped one (at most two edits away), for a "did you mean" hint. */
 function closestCommand(name: string): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const candidate of Object.keys(COMMANDS)) {
-    // Levenshtein distance, one row at a time: command names are short.
-    let row = Array.from({ length: candidate.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= name.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= candidate.length; j++) {
-        const cost = name[i - 1] === candidate[j - 1] ? 0 : 1;
-        next.push(Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + cost));
-      }
-      row = next;
-    }
-    const distance = row[candidate.length] ?? Infinity;
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
-  }
-  return best;
+  return closest(name, Object.keys(COMMANDS));
 }
 
 /** Runs the CLI with `args` (process.argv minus node and script; tests pass their own) and returns the exit code. */

@@ -1,5 +1,6 @@
 // The command line of one subcommand: node:util parseArgs in strict mode, its refusals as one-line CliErrors.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from './closest.js';
 import { CliError } from './cli-error.js';
 
 type FlagOptions = NonNullable<ParseArgsConfig['options']>;
@@ -25,6 +26,17 @@ export function parseFlags<const O extends FlagOptions>(
   } catch (error) {
     // parseArgs' messages are one sentence already ("Unknown option '--foo'…"); keep the first one only.
     const message = (error as Error).message.split('. ')[0] ?? 'bad arguments';
-    throw new CliError(message.charAt(0).toLowerCase() + message.slice(1), usageHint);
+    throw new CliError(
+      message.charAt(0).toLowerCase() + message.slice(1),
+      didYouMean(message, options, usageHint),
+    );
   }
+}
+
+/** `usageHint`, led by the closest known flag when the refusal is an unknown option (`--prot` → `--port`). */
+function didYouMean(message: string, options: FlagOptions, usageHint: string): string {
+  const unknown = /^Unknown option '--?([^'=]+)/.exec(message)?.[1];
+  if (unknown === undefined) return usageHint;
+  const guess = closest(unknown, Object.keys(options));
+  return guess === undefined ? usageHint : `did you mean --${guess}? ${usageHint}`;
 }

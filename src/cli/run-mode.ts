@@ -2,20 +2,24 @@
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import { appOrDefault, DEFAULT_APP_HELP, devHostPort } from './dev-address.js';
 import { parseFlags } from './parse-flags.js';
 
-const HELP = `usage: tsgi run APP [--cgi | --fastcgi] [--listen ADDRESS] [--explain-mode]
+const HELP = `usage: tsgi run [APP] [--cgi | --fastcgi] [--listen ADDRESS] [--host HOST -p PORT] [--explain-mode]
 
 Serves APP the way it was started, as a 'tsgi build' file does:
   CGI             the request is in the environment (GATEWAY_INTERFACE, REQUEST_METHOD): a cgi-bin wrapper
   FastCGI (fd 0)  fd 0 is a listening socket: lighttpd bin-path, spawn-fcgi, Apache mod_fcgid
   FastCGI (fd 3)  systemd socket activation (LISTEN_FDS and LISTEN_PID for this process)
   FastCGI         --listen HOST:PORT | unix:/PATH (nginx fastcgi_pass, Apache mod_proxy_fcgi)
-  development     none of those: the development server on http://127.0.0.1:8000/
+  development     none of those: the development server on http://127.0.0.1:8000/ (--host, --port)
+${DEFAULT_APP_HELP}. NODE_ENV is set to production (development in the development mode) unless it is set.
 
 options:
   --cgi, --fastcgi   skip detection (also TSGI_MODE=cgi|fastcgi)
   --listen ADDRESS   FastCGI on this address (also TSGI_LISTEN)
+  --host HOST        development mode: interface (default 127.0.0.1, or $HOST)
+  -p, --port PORT    development mode: TCP port (default 8000, or $PORT; 0 picks a free one)
   --explain-mode     print the mode and the reasons, then exit
   -h, --help         this text
 
@@ -41,6 +45,8 @@ function parseRunArgs(args: string[]) {
       cgi: { type: 'boolean' },
       fastcgi: { type: 'boolean' },
       listen: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string', short: 'p' },
       'explain-mode': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -58,8 +64,8 @@ export const command: Command = {
       process.stdout.write(HELP);
       return 0;
     }
-    const [spec, extra] = positionals;
-    if (spec === undefined) throw new CliError('missing APP', USAGE_HINT);
+    const [given, extra] = positionals;
+    const spec = appOrDefault(given, process.cwd(), USAGE_HINT);
     if (extra !== undefined) throw new CliError(`unexpected argument '${extra}'`, USAGE_HINT);
     const { RunMode, decideRunMode, formatRunMode, modeOverride } = await import('../deploy/run-mode.js');
     const { probeStdin } = await import('../shared/stdin-probe.js');
@@ -93,7 +99,8 @@ export const command: Command = {
     const why = decision.reasons.join('; ');
     if (decision.mode === RunMode.Development) {
       const { serve } = await import('../http/index.js');
-      const server = await serve(app, { validate: true });
+      const { host, port } = devHostPort(values, process.env);
+      const server = await serve(app, { host, port, validate: true });
       process.stderr.write(
         `tsgi run: development server on ${server.url} (mode development: ${why}${servedAs(detected)})\n`,
       );

@@ -2,10 +2,18 @@
 import { APP_SHAPES_HELP } from '../deploy/detect-app.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './main.js';
+import {
+  appOrDefault,
+  DEFAULT_APP_HELP,
+  DEV_ADDRESS_FLAGS,
+  DEV_ADDRESS_HELP,
+  devAddress,
+  type DevListen,
+} from './dev-address.js';
 import { parseFlags } from './parse-flags.js';
 import { SCRIPT_FLAGS, SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
 
-const HELP = `usage: tsgi serve APP | --scripts ROOT | --cgi-bin DIR [--host HOST] [--port PORT] [--no-validate]
+const HELP = `usage: tsgi serve [APP | --scripts ROOT | --cgi-bin DIR] [--listen ADDRESS | --host HOST -p PORT] [--no-validate]
 
 Serves APP on the development server (node:http): streaming in both directions, keep-alive, HEAD, one access
 log line per request on stderr. APP is a module path, optionally path#exportName; its default export is the tsgi
@@ -14,45 +22,38 @@ against SPEC.md and reports the first breach; --no-validate turns it off. Ctrl-C
 requests in flight finish, then exits; a second signal exits at once. Not for production: use tsgi fastcgi
 behind nginx, Apache or lighttpd.
 
+${DEFAULT_APP_HELP}.
+NODE_ENV is set to development unless it is set.
+
 options:
-  --host HOST     interface to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)
-  --port PORT     TCP port (default 8000; 0 picks a free one)
-  --no-validate   do not wrap APP in the validator
-  -h, --help      this text
+${DEV_ADDRESS_HELP}
+  --no-validate     do not wrap APP in the validator
+  -h, --help        this text
 
 ${SCRIPT_FLAGS_HELP}
 examples:
   tsgi serve examples/hello.ts
+  tsgi serve                          (app.ts, or the first default app file here)
   tsgi serve app.ts#api --host 0.0.0.0 --port 8080 --no-validate
+  tsgi serve app.ts --listen unix:/tmp/app.sock
   tsgi serve --scripts ./www          (http://127.0.0.1:8000/hello.ts/users/7 runs www/hello.ts)
 
 ${APP_SHAPES_HELP}
 `;
 
 const USAGE_HINT = "run 'tsgi serve --help' for usage";
-const DEFAULT_PORT = 8000;
-
-/** A TCP port from the command line: decimal digits, 0 to 65535. */
-function parsePort(text: string): number {
-  const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!(port <= 65535)) throw new CliError(`bad port '${text}'`, 'a port is a number from 0 to 65535');
-  return port;
-}
-
 /** The flags and APP, or a one-line CliError for anything parseArgs refuses (unknown flag, missing value). */
 function parseServeArgs(args: string[]): {
   help: boolean;
   spec?: string;
-  host?: string;
-  port: number;
+  address: DevListen;
   validate: boolean;
   directory: ScriptFlagValues;
 } {
   const { values, positionals } = parseFlags(
     args,
     {
-      host: { type: 'string' },
-      port: { type: 'string', short: 'p' },
+      ...DEV_ADDRESS_FLAGS,
       // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
       'no-validate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -64,15 +65,19 @@ function parseServeArgs(args: string[]): {
   return {
     help: values.help === true,
     spec: positionals[0],
-    host: values.host,
-    port: values.port === undefined ? DEFAULT_PORT : parsePort(values.port),
+    address: devAddress(values, process.env, USAGE_HINT),
     validate: values['no-validate'] !== true,
     directory: values,
   };
 }
 
 /** A listen error as one line with a way out. */
-function listenError(error: NodeJS.ErrnoException, host: string, port: number): CliError {
+function listenError(error: NodeJS.ErrnoException, address: DevListen): CliError {
+  if (!('port' in address)) {
+    const where = 'path' in address ? `unix:${address.path}` : `fd:${address.fd}`;
+    return new CliError(`cannot listen on ${where}: ${error.message}`, 'check the --listen address', 1);
+  }
+  const { host, port } = address;
   if (error.code === 'EADDRINUSE') {
     return new CliError(
       `port ${port} on ${host} is already in use`,
@@ -132,18 +137,22 @@ export const command: Command = {
       process.stdout.write(HELP);
       return 0;
     }
+    // Frameworks read NODE_ENV when the app is created: development here unless told otherwise (issue 11).
+    process.env.NODE_ENV ??= 'development';
     const { describeTarget, resolveApp } = await import('./script-flags.js');
-    const target = describeTarget(
-      options.spec,
-      options.directory,
-      'usage: tsgi serve APP [--host H] [--port N]',
-    );
-    const { app, detected } = await resolveApp(options.spec, options.directory, USAGE_HINT);
+    const { scripts, 'cgi-bin': cgiBin } = options.directory;
+    const spec =
+      scripts === undefined && cgiBin === undefined
+        ? appOrDefault(options.spec, process.cwd(), USAGE_HINT)
+        : options.spec;
+    const target = describeTarget(spec, options.directory, 'usage: tsgi serve APP [--host H] [--port N]');
+    const { app, detected } = await resolveApp(spec, options.directory, USAGE_HINT);
     const { serve } = await import('../http/server.js');
-    const host = options.host ?? '127.0.0.1';
-    const server = await serve(app, { host, port: options.port, validate: options.validate }).catch(
+    const { address } = options;
+    const where = 'port' in address ? { host: address.host, port: address.port } : { listen: address };
+    const server = await serve(app, { ...where, validate: options.validate }).catch(
       (error: NodeJS.ErrnoException) => {
-        throw listenError(error, host, options.port);
+        throw listenError(error, address);
       },
     );
     const validator = options.validate ? 'validator on' : 'validator off';

@@ -124,5 +124,10 @@ export function requestVars(req: NodeRequest): RequestVars {
     vars.SERVER_NAME = local?.includes(':') ? `[${local}]` : local;
   }
   if (socket.encrypted === true) vars.HTTPS = 'on';
+  // A unix socket has no port: the one the client addressed (Host), else the scheme's default, as a server
+  // behind a socket-forwarding proxy would report it.
+  if (vars.SERVER_PORT === undefined) {
+    vars.SERVER_PORT = /:(\d+)$/.exec(host ?? '')?.[1] ?? (socket.encrypted === true ? '443' : '80');
+  }
   return vars;
 }

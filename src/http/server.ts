@@ -12,6 +12,8 @@ export interface ServeOptions {
   host?: string;
   /** TCP port (default 8000, as wsgiref; 0 asks the kernel for a free one). */
   port?: number;
+  /** Listen on a unix socket path or an inherited listening socket instead of `host` and `port`. */
+  listen?: { path: string } | { fd: number };
   /** Wrap the application in `validate()` so that every breach of SPEC.md is reported (default false). */
   validate?: boolean;
   /** Where access log lines go (default: stderr); `false` turns the log off. */
@@ -119,11 +121,17 @@ export function serve(app: Application, options: ServeOptions = {}): Promise<Dev
 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST, () => {
+    const listening = (): void => {
       server.off('error', reject);
       // After listen, an 'error' (EMFILE when out of file descriptors, …) is one line, not a crash.
       server.on('error', (error) => errors.write(`tsgi http: server error: ${error.message}\n`));
-      const address = server.address() as AddressInfo;
+      const bound = server.address();
+      if (typeof bound === 'string' || bound === null) {
+        const path = bound ?? 'inherited socket';
+        resolve({ server, host: `unix:${path}`, port: 0, url: `unix:${path}`, close });
+        return;
+      }
+      const address = bound as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       resolve({
         server,
@@ -132,6 +140,8 @@ export function serve(app: Application, options: ServeOptions = {}): Promise<Dev
         url: `http://${host}:${address.port}/`,
         close,
       });
-    });
+    };
+    if (options.listen !== undefined) server.listen(options.listen, listening);
+    else server.listen(options.port ?? DEFAULT_PORT, options.host ?? DEFAULT_HOST, listening);
   });
 }

@@ -2,6 +2,7 @@
 import { extname } from 'node:path';
 import { ScriptRoot, type ScriptFound } from '../cgi-host/script-file.js';
 import { plainPage } from '../cgi-host/plain-page.js';
+import type { InputStamp } from '../deploy/transpile-cache.js';
 import type { Application, Body, Environ, StartResponse } from '../shared/types.js';
 import { isStale, loadScript, ScriptLoadError } from './load-script.js';
 
@@ -26,7 +27,7 @@ interface Script {
   readonly file: string;
   app?: Application;
   failure?: ScriptLoadError;
-  stamps?: readonly import('../deploy/transpile-cache.js').InputStamp[];
+  stamps?: readonly InputStamp[];
   /** When its files were last compared with the stamps (ms since epoch; 0: never loaded). */
   checkedAt: number;
   lastUsed: number;

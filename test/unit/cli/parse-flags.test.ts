@@ -25,7 +25,9 @@ describe('parseFlags', () => {
   it('refuses an unknown flag in one lower-cased sentence, with the usage hint', () => {
     const error = refusal(() => parseFlags(['--prot', '80'], OPTIONS, "run 'tsgi x --help' for usage"));
     expect(error.message).toMatch(/^unknown option '--prot'$/);
-    expect(error.hint).toBe("run 'tsgi x --help' for usage");
+    expect(error.hint).toBe("did you mean --port? run 'tsgi x --help' for usage");
+    const far = refusal(() => parseFlags(['--zzzzzz'], OPTIONS, "run 'tsgi x --help' for usage"));
+    expect(far.hint).toBe("run 'tsgi x --help' for usage");
   });
 
   it('refuses a flag without its value', () => {

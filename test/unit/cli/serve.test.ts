@@ -90,7 +90,8 @@ describe('tsgi serve: user errors', () => {
   it('shows its options and an example with --help', () => {
     const { code, stdout } = tsgi(['serve', '--help']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^usage: tsgi serve APP/);
+    expect(stdout).toMatch(/^usage: tsgi serve \[APP/);
+    expect(stdout).toContain('-p, --port PORT');
     expect(stdout).toContain('--no-validate');
     expect(stdout).toMatch(/examples:\n {2}tsgi serve examples\/hello\.ts\n/);
   });
