@@ -55,6 +55,8 @@ async function importTypeScript(file: string, extension: string): Promise<Record
       'fix the TypeScript error, or point APP at the compiled .js',
     );
   }
+  // The bundle carries a source map (deploy/bundle-app.ts): stack traces then name the user's .ts file and line.
+  process.setSourceMapsEnabled(true);
   return (await import(url)) as Record<string, unknown>;
 }
 

@@ -13,7 +13,7 @@ import {
 import { parseFlags } from './parse-flags.js';
 import { SCRIPT_FLAGS, SCRIPT_FLAGS_HELP, type ScriptFlagValues } from './script-flags.js';
 
-const HELP = `usage: tsgi serve [APP | --scripts ROOT | --cgi-bin DIR] [--listen ADDRESS | --host HOST -p PORT] [--no-validate]
+const HELP = `usage: tsgi serve [APP | --scripts ROOT | --cgi-bin DIR] [--listen ADDRESS | --host HOST -p PORT] [--watch] [--no-validate]
 
 Serves APP on the development server (node:http): streaming in both directions, keep-alive, HEAD, one access
 log line per request on stderr. APP is a module path, optionally path#exportName; its default export is the tsgi
@@ -27,6 +27,7 @@ NODE_ENV is set to development unless it is set.
 
 options:
 ${DEV_ADDRESS_HELP}
+  --watch           restart when a .ts/.js/.json file under APP's directory changes (not node_modules)
   --no-validate     do not wrap APP in the validator
   -h, --help        this text
 
@@ -48,6 +49,7 @@ function parseServeArgs(args: string[]): {
   spec?: string;
   address: DevListen;
   validate: boolean;
+  watch: boolean;
   directory: ScriptFlagValues;
 } {
   const { values, positionals } = parseFlags(
@@ -56,6 +58,7 @@ function parseServeArgs(args: string[]): {
       ...DEV_ADDRESS_FLAGS,
       // parseArgs learned `--no-*` (allowNegative) in Node 22.4; Node 20 needs the flag spelled out.
       'no-validate': { type: 'boolean' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       ...SCRIPT_FLAGS,
     },
@@ -67,6 +70,7 @@ function parseServeArgs(args: string[]): {
     spec: positionals[0],
     address: devAddress(values, process.env, USAGE_HINT),
     validate: values['no-validate'] !== true,
+    watch: values.watch === true,
     directory: values,
   };
 }
@@ -146,6 +150,14 @@ export const command: Command = {
         ? appOrDefault(options.spec, process.cwd(), USAGE_HINT)
         : options.spec;
     const target = describeTarget(spec, options.directory, 'usage: tsgi serve APP [--host H] [--port N]');
+    if (options.watch) {
+      // The server runs in a child without --watch; this process only watches the app's directory.
+      const { serveWatching } = await import('./watch.js');
+      const { dirname, resolve } = await import('node:path');
+      const root = spec === undefined ? process.cwd() : dirname(resolve(spec.split('#')[0] ?? spec));
+      const rest = args.filter((arg) => arg !== '--watch');
+      return serveWatching(options.spec === undefined && spec !== undefined ? [spec, ...rest] : rest, root);
+    }
     const { app, detected } = await resolveApp(spec, options.directory, USAGE_HINT);
     const { serve } = await import('../http/server.js');
     const { address } = options;

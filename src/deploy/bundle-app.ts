@@ -1,7 +1,7 @@
 // esbuild bundling of a TypeScript app for Node versions without type stripping (loaded only on a cache miss).
 import type { Plugin } from 'esbuild';
 import { isBuiltin } from 'node:module';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { nodeBuiltin } from '../shared/node-builtins.js';
 
@@ -52,7 +52,9 @@ const keepImportMeta: Plugin = {
 };
 
 /** Bundles `entry` into one ES module; `inputs` lists every local file it was built from (for cache checks). */
-export async function bundleTypeScript(entry: string): Promise<{ code: string; inputs: string[] }> {
+export async function bundleTypeScript(
+  entry: string,
+): Promise<{ code: string; inputs: string[]; sourceMap?: SourceMap }> {
   // Imported here, not at the top: the CGI fast path is bundled into one file, and esbuild must load only on a miss.
   const { build } = await import('esbuild');
   const result = await build({
@@ -68,10 +70,30 @@ export async function bundleTypeScript(entry: string): Promise<{ code: string; i
     metafile: true,
     logLevel: 'silent',
     plugins: [pinPackages, keepImportMeta],
+    // Stack traces name the user's file and line (issue 11), not the cache file: an external map (never
+    // written; the out path only anchors the map's relative `sources`), which the cache inlines.
+    sourcemap: 'external',
+    sourcesContent: false,
+    outfile: join(dirname(entry), BUNDLE_NAME),
   });
-  const output = result.outputFiles[0];
+  const output = result.outputFiles.find((file) => !file.path.endsWith('.map'));
   if (output === undefined) throw new Error(`esbuild produced no output for ${entry}`);
+  const map = result.outputFiles.find((file) => file.path.endsWith('.map'));
   // Metafile paths are relative to esbuild's working directory (this process's cwd).
   const inputs = Object.keys(result.metafile.inputs).map((path) => resolve(path));
-  return { code: output.text, inputs };
+  const code = output.text.replace(/\n\/\/# sourceMappingURL=\S+\n?$/, '\n');
+  if (map === undefined) return { code, inputs };
+  const parsed = JSON.parse(map.text) as SourceMap;
+  // The cache file lives elsewhere: make every source absolute, so the map holds wherever the bundle goes.
+  parsed.sources = parsed.sources.map((source) => pathToFileURL(resolve(dirname(entry), source)).href);
+  return { code, inputs, sourceMap: parsed };
+}
+
+const BUNDLE_NAME = '__tsgi_bundle.mjs';
+
+/** A source map (version 3), as much of it as the transpile cache touches. */
+export interface SourceMap {
+  sources: string[];
+  mappings: string;
+  [key: string]: unknown;
 }

@@ -125,12 +125,19 @@ export async function transpiledModule(entry: string): Promise<{ url: string; st
     if (stamps !== undefined && isFresh(stamps, entry)) return { url: pathToFileURL(file).href, stamps };
   }
   const { bundleTypeScript } = await import('./bundle-app.js');
-  const { code, inputs } = await bundleTypeScript(entry);
+  const { code, inputs, sourceMap } = await bundleTypeScript(entry);
   const stamps: InputStamp[] = inputs.map((path) => {
     const stat = statSync(path);
     return [path, stat.mtimeMs, stat.size];
   });
-  const text = `${MARK}${JSON.stringify(stamps)}\n${code}`;
+  // The manifest line comes first: the map's generated lines start one line later (';' is an empty line).
+  const map =
+    sourceMap === undefined
+      ? ''
+      : `//# sourceMappingURL=data:application/json;base64,${Buffer.from(
+          JSON.stringify({ ...sourceMap, mappings: `;${sourceMap.mappings}` }),
+        ).toString('base64')}\n`;
+  const text = `${MARK}${JSON.stringify(stamps)}\n${code}${map}`;
   // No safe cache directory: a private one-off directory (mkdtemp is mode 0700) keeps the import just as safe.
   const target = dir ?? nodeBuiltin('node:fs').mkdtempSync(join(tmpdir(), 'tsgi-app-'));
   const file = cacheFile(target, entry);
