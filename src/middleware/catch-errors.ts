@@ -161,7 +161,6 @@ const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => 
 // Frames of Node's internals and of tsgi itself say nothing about the application's bug (issue 11).
 const OWN_FRAME =
   /\(node:|at (async )?node:|\/tsgi\/dist\/|\/dist\/(_chunks|cli|http|middleware|adapters)\/|\/src\/(shared|http|middleware|adapters)\//;
-/\((node:|.*\/(tsgi\/dist|dist\/_chunks|src\/(shared|http|middleware|adapters))\/)|at (async )?node:/;
 
 /** The development error page: the error's first line as the title, then its stack, the app's frames only. */
 function debugPage(error: unknown, where: string): string {
