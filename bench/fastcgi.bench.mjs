@@ -42,7 +42,7 @@ if (!existsSync(join(root, 'dist/fastcgi/index.js'))) {
   console.error('bench fastcgi: dist/ is missing; run `npm run build` first');
   process.exit(2);
 }
-const { connectFastCgi } = await import(join(root, 'dist/fastcgi/index.js'));
+const { connectFastCgi } = await import(join(root, 'dist/fastcgi/public-client.js'));
 
 const HELLO_PARAMS = {
   GATEWAY_INTERFACE: 'CGI/1.1',
@@ -66,7 +66,8 @@ const fmt = (n, digits = 0) =>
 async function tsgiListener(app, workers = 0) {
   const port = await freePort();
   const args = [tsgiBin, 'fastcgi', join(apps, app), '--listen', `127.0.0.1:${port}`];
-  if (workers > 0) args.push('--workers', String(workers));
+  // --workers 0 is one process (the default when tsgi binds its own address is a primary and 1 worker).
+  args.push('--workers', String(workers));
   const proc = await startProcess(process.execPath, args, { port });
   return { ...proc, address: `127.0.0.1:${port}`, port };
 }

@@ -7,6 +7,8 @@ const ENTRIES = [
   'src/index.ts',
   'src/cgi/index.ts',
   'src/fastcgi/index.ts',
+  'src/fastcgi/public-client.ts',
+  'src/fastcgi/public-protocol.ts',
   'src/http/index.ts',
   'src/fetch/index.ts',
   'src/adapters/node.ts',

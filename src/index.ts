@@ -1,4 +1,7 @@
-// Public API of `tsgi`: re-exports only. Front ends live under their own subpaths (tsgi/cgi, tsgi/fastcgi, …).
+// Public API of `tsgi`: the interface (types, errors), the environ and input builders, and the response driver,
+// for servers and tests written against tsgi itself. Re-exports only; each function has this one home. Front
+// ends live under their own subpaths (tsgi/cgi, tsgi/fastcgi, tsgi/http, tsgi/fetch), middleware under
+// tsgi/middleware.
 export type {
   Application,
   Body,
@@ -14,6 +17,7 @@ export type {
 } from './shared/types.js';
 export { TsgiError, ProtocolError, RequestError, ValidationError } from './shared/errors.js';
 export { buildEnviron, getVar, requestUrl, applicationUri, type EnvironOptions } from './shared/environ.js';
+export { createInput, type InputOptions } from './shared/input.js';
 export { bytesToLatin1, latin1ToBytes, utf8View } from './shared/encoding.js';
 export { runApplication, type RunOptions } from './shared/respond.js';
-export { compose, validate, catchErrors } from './middleware/index.js';
+export { serveRequest, type FrontEndRequest } from './shared/serve-request.js';

@@ -2,6 +2,7 @@
 // a tsgi app as a node:http listener, is toNodeHandler in tsgi/http).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decimalLength } from '../shared/input.js';
+import { isThenable } from '../shared/thenable.js';
 import type { Application, Body, Environ, Header, StartResponse } from '../shared/types.js';
 import { BodyChannel } from './_node/body-channel.js';
 import { BridgeIncomingMessage } from './_node/incoming.js';
@@ -97,9 +98,7 @@ class NodeBridge {
   run(handler: NodeHandler): Body {
     try {
       const result = handler(this.req, this.res);
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
-        (result as PromiseLike<unknown>).then(undefined, (error: unknown) => this.#handlerFailed(error));
-      }
+      if (isThenable(result)) result.then(undefined, (error: unknown) => this.#handlerFailed(error));
     } catch (error) {
       this.#handlerFailed(error);
     }

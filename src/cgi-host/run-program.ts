@@ -8,6 +8,7 @@ import type { Body, Environ, StartResponse } from '../shared/types.js';
 import { metaVariables, type ProgramTarget } from './meta-variables.js';
 import { plainPage, type HostLog } from './plain-page.js';
 import { ResponseHeadReader, type CgiHead } from './response-head.js';
+import { drainedOrClosed } from '../shared/drained.js';
 
 /** Options of {@link runProgram}, `fromCgi` and `fromCgiBin`. */
 export interface CgiHostOptions {
@@ -53,15 +54,7 @@ async function feedStdin(environ: Environ, child: ChildProcessWithoutNullStreams
     for await (const chunk of environ['tsgi.input']) {
       if (stdin.destroyed) return;
       if (!stdin.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const done = (): void => {
-            stdin.off('drain', done);
-            stdin.off('close', done);
-            resolve();
-          };
-          stdin.on('drain', done);
-          stdin.on('close', done);
-        });
+        await drainedOrClosed(stdin);
       }
     }
   } catch {

@@ -3,6 +3,7 @@ import type { Writable } from 'node:stream';
 import { formatCgiHead } from '../shared/headers.js';
 import type { Header, ResponseSink } from '../shared/types.js';
 import { nodeBuiltin } from '../shared/node-builtins.js';
+import { drainedOrClosed } from '../shared/drained.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -25,23 +26,9 @@ export function createStdoutSink(out: Writable, onBroken: (error: Error) => void
     onBroken(error);
   });
 
-  function settle(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        out.off('drain', done);
-        out.off('error', done);
-        out.off('close', done);
-        resolve();
-      };
-      out.on('drain', done);
-      out.on('error', done);
-      out.on('close', done);
-    });
-  }
-
   function send(bytes: Uint8Array): Promise<void> | undefined {
     if (broken || bytes.length === 0) return undefined;
-    return out.write(bytes) ? undefined : settle();
+    return out.write(bytes) ? undefined : drainedOrClosed(out);
   }
 
   return {

@@ -147,7 +147,7 @@ export function buildCallParams(options: CallArgs, body: Buffer | undefined): [s
 
 // Prints the CGI head as an HTTP/1.1 head (curl -i), then passes the body through as it arrives.
 async function printResponse(stdout: AsyncIterable<Uint8Array>): Promise<boolean> {
-  const { parseCgiResponse } = await import('../fastcgi/index.js');
+  const { parseCgiResponse } = await import('../fastcgi/client.js');
   let pending = Buffer.alloc(0);
   let headDone = false;
   for await (const chunk of stdout) {
@@ -182,7 +182,10 @@ export const command: Command = {
     if (options.address === undefined || options.target === undefined)
       throw new CliError('missing ADDR or PATH', 'usage: tsgi call ADDR [-X METHOD] [-H ...] [-d DATA] PATH');
     const body = options.data === undefined ? undefined : readBody(options.data);
-    const { connectFastCgi, ProtocolStatus } = await import('../fastcgi/index.js');
+    const [{ connectFastCgi }, { ProtocolStatus }] = await Promise.all([
+      import('../fastcgi/client.js'),
+      import('../fastcgi/protocol.js'),
+    ]);
     let client;
     try {
       client = await connectFastCgi(options.address, { keepConn: false });

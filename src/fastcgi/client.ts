@@ -23,6 +23,7 @@ import {
   writeStream,
   type PairPart,
 } from './protocol.js';
+import { drainedOrClosed } from '../shared/drained.js';
 
 export { FastCgiCall, parseCgiResponse, type CgiResponse, type FastCgiResponse } from './client-call.js';
 
@@ -220,15 +221,7 @@ export class FastCgiClient extends EventEmitter<FastCgiClientEvents> {
   }
 
   private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
-    });
+    return drainedOrClosed(this.socket);
   }
 
   private pause(): void {

@@ -22,6 +22,9 @@ import {
 } from './protocol.js';
 import type { RefusalLog } from './refusals.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
+import { isClientGoneError } from '../shared/client-gone.js';
+import { logToStderr } from '../shared/default-log.js';
+import { drainedOrClosed } from '../shared/drained.js';
 
 /** The answers to FCGI_GET_VALUES (§4.1): the listener's real limits, passed in by the server. */
 export interface ManagementValues {
@@ -77,17 +80,10 @@ export interface FastCgiConnectionEvents {
   close: [];
 }
 
-// Errors a peer causes by going away; they end the connection quietly.
-const QUIET_SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED']);
-
 /** How long a closing connection waits for the peer to read the last records and close its side. */
 export const CLOSE_LINGER_MS = 5000;
 
 const ALL_ROLES: readonly Role[] = [Role.Responder, Role.Authorizer, Role.Filter];
-
-function defaultLog(line: string): void {
-  process.stderr.write(line + '\n');
-}
 
 /**
  * Serves FastCGI 1.0 on one socket: parses records, runs `app` per request, answers management records, and
@@ -140,7 +136,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       maxReqs: options.values?.maxReqs ?? (this.multiplex ? this.limits.maxRequestsPerConnection : 1),
     };
     this.gate = options.gate;
-    this.logLine = options.log ?? defaultLog;
+    this.logLine = options.log ?? logToStderr;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
     this.slowRequestMs = options.slowRequestMs ?? 0;
     this.counters = options.counters ?? { accepted: 0, slow: 0 };
@@ -219,15 +215,8 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   drained(): Promise<void> {
     if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
-    this.drainPromise ??= new Promise<void>((resolve) => {
-      const done = (): void => {
-        this.drainPromise = undefined;
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.socket.on('close', done);
+    this.drainPromise ??= drainedOrClosed(this.socket).then(() => {
+      this.drainPromise = undefined;
     });
     return this.drainPromise;
   }
@@ -284,8 +273,8 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   };
 
   private readonly onError = (error: Error & { code?: string }): void => {
-    if (!QUIET_SOCKET_ERRORS.has(error.code ?? ''))
-      this.log(`tsgi fastcgi: connection error: ${error.message}`);
+    // A peer that went away ends the connection quietly.
+    if (!isClientGoneError(error)) this.log(`tsgi fastcgi: connection error: ${error.message}`);
   };
 
   // The web server closed the connection (its FIN; nginx does this when its client goes away): §3.3 and §5.4,

@@ -1,4 +1,6 @@
-// Public API of `tsgi/fastcgi`: the listener, one connection, the client, fromFastCgi, the wire codec and the limits.
+// Public API of `tsgi/fastcgi`: the listener, one connection, the limits, and fromFastCgi (a FastCGI back end
+// such as PHP-FPM as a tsgi app). The client lives in `tsgi/fastcgi/client`, the wire codec in
+// `tsgi/fastcgi/protocol` (issue 9: a subpath a person can hold in mind).
 export {
   createFastCgiServer,
   FastCgiServer,
@@ -34,17 +36,6 @@ export {
   type RequestGate,
 } from './connection.js';
 export {
-  FastCgiClient,
-  connectFastCgi,
-  parseCgiResponse,
-  type FastCgiAddress,
-  type FastCgiClientOptions,
-  type FastCgiRequestOptions,
-  type FastCgiResponse,
-  type CgiResponse,
-  type StreamSource,
-} from './client.js';
-export {
   fromFastCgi,
   type FastCgiApplication,
   type FastCgiParams,
@@ -53,5 +44,3 @@ export {
 export type { FastCgiPoolOptions } from './client-pool.js';
 export { authorizerVariable, isAuthorizerRequest, AUTHORIZER_VARIABLE_PREFIX } from './authorizer.js';
 export { DEFAULT_LIMITS, resolveLimits, type FastCgiLimits } from './limits.js';
-// The wire codec (constants named as in the spec, record and name-value encoders, the incremental parser).
-export * from './protocol.js';

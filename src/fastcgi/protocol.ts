@@ -1,9 +1,16 @@
 // The FastCGI 1.0 wire codec: spec constants, record headers, name-value pairs and an incremental record parser. Pure, no I/O.
 import { ProtocolError } from '../shared/errors.js';
 
-// The name-value pair codec and the record parser live in their own files; the codec is imported from here.
-export * from './name-value.js';
-export * from './record-parser.js';
+// The name-value pair codec and the record parser live in their own files; the codec is imported from here
+// (and is the `tsgi/fastcgi/protocol` subpath).
+export {
+  FCGI_SHORT_LENGTH_MAX,
+  ParamsDecoder,
+  decodePairs,
+  encodePairs,
+  type PairPart,
+} from './name-value.js';
+export { RecordParser, type RecordHandler } from './record-parser.js';
 
 // https://fastcgi-archives.github.io/FastCGI_Specification.html#S8 (8. Types and Constants)
 

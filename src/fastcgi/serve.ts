@@ -20,6 +20,7 @@ import {
   type FastCgiServerOptions,
 } from './server.js';
 import type { Application } from '../shared/types.js';
+import { logToStderr } from '../shared/default-log.js';
 
 /** A blocked worker is killed after this long without a heartbeat when no request timeout says otherwise. */
 export const DEFAULT_WATCHDOG_MS = 30_000;
@@ -82,10 +83,6 @@ export class NoListenAddressError extends Error {
 const STOP_SIGNALS = ['SIGTERM', 'SIGUSR1', 'SIGINT'] as const;
 const RELOAD_SIGNALS = ['SIGHUP', 'SIGUSR2'] as const;
 
-function defaultLog(line: string): void {
-  process.stderr.write(line + '\n');
-}
-
 /** The process model `options` ask for, or undefined for one process. */
 function modelOf(options: ServeFastCgiOptions): ProcessModel | undefined {
   if (options.processModel !== undefined) return options.processModel;
@@ -114,7 +111,7 @@ export async function serveFastCgi(
   app: Application,
   options: ServeFastCgiOptions = {},
 ): Promise<RunningFastCgi> {
-  const log = options.log ?? defaultLog;
+  const log = options.log ?? logToStderr;
   const timeoutMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
   const handleSignals = options.handleSignals ?? true;
   if (isPoolWorker()) return serveWorker(app, { ...options, log }, timeoutMs);

@@ -13,6 +13,7 @@ import {
 import { RefusalLog } from './refusals.js';
 import type { FastCgiRequest } from './request.js';
 import { parseWebServerAddrs, type PeerFilter } from './web-server-addrs.js';
+import { logToStderr } from '../shared/default-log.js';
 
 /**
  * Listener-wide defaults: FCGI_MAX_CONNS and FCGI_MAX_REQS as answered to FCGI_GET_VALUES. Connections are
@@ -68,10 +69,6 @@ export interface StopResult {
   aborted: number;
 }
 
-function defaultLog(line: string): void {
-  process.stderr.write(line + '\n');
-}
-
 // A counter shared by every connection of this listener (FCGI_MAX_REQS is per application, not per connection).
 function createGate(limit: number): RequestGate & { readonly inFlight: number } {
   let inFlight = 0;
@@ -112,7 +109,7 @@ export class FastCgiServer {
   constructor(app: Application, options: FastCgiServerOptions = {}) {
     this.app = app;
     this.options = options;
-    this.logLine = options.log ?? defaultLog;
+    this.logLine = options.log ?? logToStderr;
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.gate = createGate(options.maxRequests ?? DEFAULT_MAX_REQUESTS);
     this.peers = parseWebServerAddrs(options.webServerAddrs ?? process.env.FCGI_WEB_SERVER_ADDRS);

@@ -1,5 +1,6 @@
 // FCGI_WEB_SERVER_ADDRS: which peers may connect over TCP (FastCGI 1.0 §3.2), IPv4, IPv6 and CIDR.
 import { BlockList, isIP } from 'node:net';
+import { plainAddress } from '../shared/peer-address.js';
 
 /** Decides whether a TCP peer may talk to the listener. */
 export interface PeerFilter {
@@ -43,11 +44,10 @@ export function parseWebServerAddrs(value: string | undefined): PeerFilter | und
     description: entries.join(','),
     allows(remoteAddress) {
       if (remoteAddress === undefined) return false;
-      const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress);
-      if (mapped?.[1] !== undefined) return list.check(mapped[1], 'ipv4');
-      const family = isIP(remoteAddress);
+      const address = plainAddress(remoteAddress);
+      const family = isIP(address);
       if (family === 0) return false;
-      return list.check(remoteAddress, family === 4 ? 'ipv4' : 'ipv6');
+      return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
     },
   };
 }

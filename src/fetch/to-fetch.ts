@@ -4,6 +4,8 @@ import type { EnvironOptions } from '../shared/environ.js';
 import { serveRequest } from '../shared/serve-request.js';
 import { anySignal } from '../shared/signals.js';
 import type { Application, ErrorStream, Header, ResponseSink } from '../shared/types.js';
+import { plainAddress } from '../shared/peer-address.js';
+import { addHeaderVariable } from '../shared/header-vars.js';
 
 /**
  * The second argument fetch servers pass, where the client's address is found: Deno.serve's `info.remoteAddr`,
@@ -20,8 +22,7 @@ function remoteOf(info: unknown): { address?: string; port?: number } {
   const { remoteAddr, incoming } = info as FetchConnInfo;
   if (remoteAddr !== undefined) return { address: remoteAddr.hostname, port: remoteAddr.port };
   const socket = incoming?.socket;
-  // An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; CGI servers report the IPv4 address.
-  return { address: socket?.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, ''), port: socket?.remotePort };
+  return { address: plainAddress(socket?.remoteAddress), port: socket?.remotePort };
 }
 
 /** Options of {@link toFetchHandler}. */
@@ -64,13 +65,8 @@ function requestVars(
     REMOTE_PORT: remote.port === undefined ? undefined : String(remote.port),
     HTTPS: https ? 'on' : undefined,
   };
-  request.headers.forEach((value, name) => {
-    if (name === 'content-type' || name === 'content-length') return;
-    // `X_User` and `X-User` would both be HTTP_X_USER: a client could forge a header a proxy sets. Apache and
-    // nginx drop names with "_" for this reason, and so does the development server.
-    if (name.includes('_')) return;
-    vars['HTTP_' + name.toUpperCase().replaceAll('-', '_')] = value;
-  });
+  // Headers has joined repeated fields already, as addHeaderVariable would (Cookie with "; ").
+  request.headers.forEach((value, name) => addHeaderVariable(vars, name, value));
   vars.HTTP_HOST ??= url.host;
   vars.CONTENT_TYPE = request.headers.get('content-type') ?? undefined;
   vars.CONTENT_LENGTH = request.headers.get('content-length') ?? undefined;

@@ -1,6 +1,7 @@
 // The development server's one-line access log: Common Log Format plus the response time.
 import type { NodeResponseReport } from './to-node.js';
 import { escapeLogText, formatLogTime } from '../shared/log-line.js';
+import { plainAddress } from '../shared/peer-address.js';
 
 // The timestamp has one-second resolution: format it once per second, not once per request.
 let cachedSecond = -1;
@@ -22,7 +23,7 @@ function currentLogTime(): string {
  */
 export function formatAccessLine(report: NodeResponseReport, now?: Date): string {
   const { request, outcome } = report;
-  const remote = report.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, '') ?? '-';
+  const remote = plainAddress(report.remoteAddress) ?? '-';
   const requestLine = `${request.method ?? '-'} ${request.url ?? '-'} HTTP/${request.httpVersion}`;
   const status = outcome.status === undefined ? '-' : String(outcome.status);
   const duration = `${report.durationMs.toFixed(1)}ms`;

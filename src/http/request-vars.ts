@@ -1,6 +1,8 @@
 // Turns a node:http (or http2 compatibility) request into the RFC 3875 variable map that buildEnviron reads.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import { plainAddress } from '../shared/peer-address.js';
+import { addHeaderVariable } from '../shared/header-vars.js';
 
 /** A request as node:http, https and the http2 compatibility API hand it to a listener. */
 export type NodeRequest = IncomingMessage | Http2ServerRequest;
@@ -14,9 +16,6 @@ const PERCENT_ESCAPE = /%([0-9A-Fa-f]{2})/g;
 // An absolute-form request target (RFC 9112 §3.2.2), sent to proxies: the path starts after the authority.
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
-// An IPv4 client on a dual-stack socket shows up as ::ffff:a.b.c.d; CGI servers report the IPv4 address.
-const IPV4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
-
 /**
  * Percent-decodes a request path byte for byte: `%FF` becomes the single character U+00FF, so that the
  * ISO-8859-1 string carries exactly the bytes the client meant (PEP 3333's encoding rule; wsgiref's
@@ -25,16 +24,6 @@ const IPV4_MAPPED = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i;
 export function percentDecodeLatin1(path: string): string {
   if (!path.includes('%')) return path;
   return path.replace(PERCENT_ESCAPE, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-}
-
-/** The `HTTP_*` name of a request header: upper case, `-` to `_` (RFC 3875 §4.1.18). */
-function metaVariableName(header: string): string {
-  return 'HTTP_' + header.toUpperCase().replaceAll('-', '_');
-}
-
-function formatAddress(address: string | undefined): string | undefined {
-  if (address === undefined) return undefined;
-  return IPV4_MAPPED.exec(address)?.[1] ?? address;
 }
 
 /** Host and port of a `Host` value; an IPv6 literal keeps its brackets so that URLs rebuilt from it stay valid. */
@@ -87,7 +76,7 @@ export function requestVars(req: NodeRequest): RequestVars {
   const vars: RequestVars = {
     REQUEST_METHOD: req.method,
     SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
-    REMOTE_ADDR: formatAddress(socket.remoteAddress),
+    REMOTE_ADDR: plainAddress(socket.remoteAddress),
     REMOTE_PORT: socket.remotePort === undefined ? undefined : String(socket.remotePort),
     SERVER_PORT: socket.localPort === undefined ? undefined : String(socket.localPort),
   };
@@ -98,18 +87,12 @@ export function requestVars(req: NodeRequest): RequestVars {
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (lower === 'content-type' || lower === 'content-length') continue;
     if (name.startsWith(':')) {
       // HTTP/2 pseudo-headers: only :authority carries a request header (RFC 9113 §8.3.1: it replaces Host).
       if (name === ':authority') authority = value;
       continue;
     }
-    if (name.includes('_')) continue;
-    const key = metaVariableName(name);
-    const previous = vars[key];
-    // Repeated fields are one list (RFC 9110 §5.3); Cookie is the exception and joins with "; " (RFC 6265 §5.4).
-    vars[key] = previous === undefined ? value : previous + (lower === 'cookie' ? '; ' : ', ') + value;
+    addHeaderVariable(vars, name, value);
   }
   // Node has already refused conflicting or malformed Content-Length values (request smuggling) with a 400.
   vars.CONTENT_TYPE = req.headers['content-type'];
@@ -120,7 +103,7 @@ export function requestVars(req: NodeRequest): RequestVars {
   if (host !== undefined && host !== '') {
     vars.SERVER_NAME = splitHost(host);
   } else {
-    const local = formatAddress(socket.localAddress);
+    const local = plainAddress(socket.localAddress);
     vars.SERVER_NAME = local?.includes(':') ? `[${local}]` : local;
   }
   if (socket.encrypted === true) vars.HTTPS = 'on';

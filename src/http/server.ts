@@ -5,6 +5,9 @@ import { toNodeHandler } from './to-node.js';
 import { validate as validateApp } from '../middleware/index.js';
 import type { Application, ErrorStream } from '../shared/types.js';
 import { formatAccessLine } from './access-log.js';
+import { plainAddress } from '../shared/peer-address.js';
+import { isClientGoneError } from '../shared/client-gone.js';
+import { STDERR } from '../shared/default-log.js';
 
 /** Options of {@link serve}. */
 export interface ServeOptions {
@@ -43,8 +46,6 @@ export interface DevServer {
 const DEFAULT_HOST = '127.0.0.1';
 const DEFAULT_PORT = 8000;
 const DEFAULT_CLOSE_GRACE_MS = 5000;
-
-const STDERR: ErrorStream = { write: (text) => void process.stderr.write(text) };
 
 /** What node:http itself would answer to bytes it cannot parse; we answer the same but log one line too. */
 function clientErrorStatus(code: string | undefined): string {
@@ -86,13 +87,13 @@ export function serve(app: Application, options: ServeOptions = {}): Promise<Dev
   });
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    // A client that resets the connection is not an error worth a line (wsgiref ignores it too).
-    if (error.code === 'ECONNRESET') {
+    // A client that went away (reset the connection) is not an error worth a line (wsgiref ignores it too).
+    if (isClientGoneError(error)) {
       socket.destroy();
       return;
     }
     const status = clientErrorStatus(error.code);
-    const from = socket.remoteAddress?.replace(/^::ffff:(?=\d+\.)/i, '') ?? '?';
+    const from = plainAddress(socket.remoteAddress) ?? '?';
     errors.write(
       `tsgi http: ${status} for a request from ${from} that is not valid HTTP/1.1: ${error.message}\n`,
     );

@@ -8,6 +8,8 @@ import type { EnvironOptions } from '../shared/environ.js';
 import { parseStatus } from '../shared/headers.js';
 import { serveRequest } from '../shared/serve-request.js';
 import type { Application, ErrorStream, Header, ResponseOutcome, ResponseSink } from '../shared/types.js';
+import { STDERR } from '../shared/default-log.js';
+import { drainedOrClosed } from '../shared/drained.js';
 
 type NodeRequest = IncomingMessage | Http2ServerRequest;
 type NodeResponse = ServerResponse | Http2ServerResponse;
@@ -49,8 +51,6 @@ const HTTP2_INTERNAL_ERROR = 0x2;
 
 // How long a cut-off response's socket may take to flush the bytes sent before the cut.
 const CUT_OFF_LINGER_MS = 10_000;
-
-const STDERR: ErrorStream = { write: (text) => void process.stderr.write(text) };
 
 /**
  * The transport side of one response on a node:http `ServerResponse` (or its http2 twin): the response driver
@@ -147,16 +147,7 @@ class NodeResponseSink implements ResponseSink {
 
   /** Resolves on `event` or when the connection closes, whichever comes first (a gone client never drains). */
   #until(event: 'drain' | 'finish'): Promise<void> {
-    return new Promise((resolve) => {
-      const res = this.#res;
-      const done = (): void => {
-        res.off(event, done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on(event, done);
-      res.on('close', done);
-    });
+    return drainedOrClosed(this.#res, event);
   }
 }
 

@@ -38,17 +38,21 @@ export function wrapBody(body: Body, hooks: BodyHooks): Body {
   let finished = false;
   let replacement: Uint8Array[] | undefined;
   let closed = false;
+  // True while an inner next() is awaited: an async generator queues return() behind it, so stopping a hung
+  // application's body (client gone) must not wait for that return().
+  let pending = false;
 
   const stop = async (): Promise<void> => {
     if (finished || iterator === undefined) return;
     finished = true;
-    await iterator.return?.();
+    const closing = Promise.resolve(iterator.return?.());
+    if (pending) closing.catch(() => undefined);
+    else await closing;
   };
 
   return {
     [Symbol.asyncIterator]: () => ({
       async next(): Promise<IteratorResult<Uint8Array>> {
-        iterator ??= open(body);
         if (replacement !== undefined) {
           const chunk = replacement.shift();
           return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
@@ -59,7 +63,10 @@ export function wrapBody(body: Body, hooks: BodyHooks): Body {
             break;
           }
           let step: IteratorResult<Uint8Array>;
+          pending = true;
           try {
+            // Opened on the first step, inside the try: a body whose iterator fails to open is an error of it.
+            iterator ??= open(body);
             step = await iterator.next();
           } catch (error) {
             finished = true;
@@ -69,6 +76,8 @@ export function wrapBody(body: Body, hooks: BodyHooks): Body {
             replacement = [...chunks];
             const chunk = replacement.shift();
             return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+          } finally {
+            pending = false;
           }
           if (step.done === true) {
             finished = true;

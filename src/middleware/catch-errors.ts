@@ -1,6 +1,8 @@
 // catchErrors(app): the error catcher as an application (wsgiref's error_output, Rack's ShowExceptions).
 import { inspect } from 'node:util';
 import type { Application, Body, Environ, StartResponse, Write } from '../shared/types.js';
+import { isClientGoneError } from '../shared/client-gone.js';
+import { wrapBody } from './_wrap-body.js';
 
 /** Options of {@link catchErrors}. */
 export interface CatchErrorsOptions {
@@ -9,26 +11,15 @@ export interface CatchErrorsOptions {
    * file paths, code and sometimes secrets to whoever sent the request (wsgiref's error_output warns the same).
    */
   readonly debug?: boolean;
+  /** With `debug`: the page is HTML (the message, then the stack without Node's and tsgi's own frames). */
+  readonly html?: boolean;
 }
 
 const STATUS = '500 Internal Server Error';
 const PLAIN = 'A server error occurred. The details are in the server error log.\n';
-// Codes Node gives a write to a client that went away: not the application's fault, nothing to log (wsgiref
-// ignores BrokenPipeError and ConnectionResetError the same way).
-const CLIENT_GONE = new Set([
-  'EPIPE',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ABORT_ERR',
-]);
-
-/** True when the error only says that the client went away. */
+/** True when the error only says that the client went away: not the application's fault, nothing to log. */
 export function isClientGone(error: unknown, environ: Environ): boolean {
-  if (environ['tsgi.signal']?.aborted === true) return true;
-  if (typeof error !== 'object' || error === null) return false;
-  const { code, name } = error as { code?: unknown; name?: unknown };
-  return name === 'AbortError' || (typeof code === 'string' && CLIENT_GONE.has(code));
+  return environ['tsgi.signal']?.aborted === true || isClientGoneError(error);
 }
 
 /**
@@ -57,12 +48,15 @@ export function catchErrors(app: Application, options: CatchErrorsOptions = {}):
       if (bodySent || isClientGone(error, environ)) throw error;
       const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
       environ['tsgi.errors'].write(`tsgi: error in application (${where}): ${inspect(error)}\n`);
-      const page = new TextEncoder().encode(debug ? `${STATUS}\n\n${inspect(error)}\n` : PLAIN);
+      const html = debug && options.html === true;
+      const page = new TextEncoder().encode(
+        html ? debugPage(error, where) : debug ? `${STATUS}\n\n${inspect(error)}\n` : PLAIN,
+      );
       // excInfo lets the application's earlier startResponse be replaced (PEP 3333); a server that already sent
       // the head re-throws it, which is what we want to propagate then.
       const excInfo = error ?? new Error(`the application threw ${String(error)}`);
       const headers = [
-        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['Content-Type', html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8'],
         ['Content-Length', String(page.length)],
       ] as const;
       startResponse(STATUS, headers, excInfo);
@@ -77,8 +71,13 @@ export function catchErrors(app: Application, options: CatchErrorsOptions = {}):
     }
     // Not a body at all: the server (or validate()) refuses it with its own, precise message.
     if (!isIterable(body)) return body;
-    return guard(body, errorPage, () => {
-      bodySent = true;
+    // The body passed through; an error from it becomes the error page, or is re-thrown (errorPage throws).
+    return wrapBody(body, {
+      chunk(chunk) {
+        if (chunk?.length > 0) bodySent = true;
+        return chunk;
+      },
+      recover: (error) => [errorPage(error)],
     });
   };
 }
@@ -90,63 +89,27 @@ function isIterable(body: unknown): boolean {
     typeof candidate[Symbol.asyncIterator] === 'function' || typeof candidate[Symbol.iterator] === 'function'
   );
 }
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
-/**
- * The body, passed through chunk by chunk; an error from it becomes the error page or is re-thrown. A hand-made
- * iterator rather than an async generator: a generator's return() waits behind a pending next(), so closing
- * the body of a hung application after an abort would hang too.
- */
-function guard(body: Body, errorPage: (error: unknown) => Uint8Array, sent: () => void): Body {
-  let iterator: Iterator<Uint8Array> | AsyncIterator<Uint8Array> | undefined;
-  let finished = false;
-  let pending = false;
+// Frames of Node's internals and of tsgi itself say nothing about the application's bug (issue 11).
+const OWN_FRAME =
+  /\(node:|at (async )?node:|\/tsgi\/dist\/|\/dist\/(_chunks|cli|http|middleware|adapters)\/|\/src\/(shared|http|middleware|adapters)\//;
 
-  async function stop(): Promise<void> {
-    if (finished || iterator === undefined) return;
-    finished = true;
-    const closing = Promise.resolve(iterator.return?.());
-    // With a next() pending, return() would wait for it; let it finish on its own.
-    if (pending) closing.catch(() => undefined);
-    else await closing;
-  }
-
-  const chunks: AsyncIterator<Uint8Array> = {
-    async next(): Promise<IteratorResult<Uint8Array>> {
-      if (finished) return { done: true, value: undefined };
-      pending = true;
-      let result: IteratorResult<Uint8Array>;
-      try {
-        const source = body as Partial<AsyncIterable<Uint8Array> & Iterable<Uint8Array>>;
-        iterator ??= (source[Symbol.asyncIterator]?.() ??
-          source[Symbol.iterator]?.()) as Iterator<Uint8Array>;
-        result = await iterator.next();
-      } catch (error) {
-        finished = true;
-        return { done: false, value: errorPage(error) };
-      } finally {
-        pending = false;
-      }
-      if (result.done === true) {
-        finished = true;
-        return { done: true, value: undefined };
-      }
-      if (result.value?.length > 0) sent();
-      return { done: false, value: result.value };
-    },
-    async return(): Promise<IteratorResult<Uint8Array>> {
-      await stop();
-      return { done: true, value: undefined };
-    },
-  };
-
-  return {
-    [Symbol.asyncIterator]: () => chunks,
-    async close(): Promise<void> {
-      try {
-        await stop();
-      } finally {
-        await body.close?.();
-      }
-    },
-  };
+/** The development error page: the error's first line as the title, then its stack, the app's frames only. */
+function debugPage(error: unknown, where: string): string {
+  const stack = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+  const [first = '', ...frames] = stack.split('\n');
+  const kept = frames.filter((line) => !OWN_FRAME.test(line));
+  const hidden = frames.length - kept.length;
+  const note = hidden > 0 ? `\n    (${hidden} frames of Node and tsgi left out)` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>500: ${escapeHtml(first)}</title></head>
+<body>
+<h1>500 Internal Server Error</h1>
+<p>${escapeHtml(where)} (development server only: tsgi serve; never shown under CGI or FastCGI)</p>
+<pre>${escapeHtml(first)}\n${escapeHtml(kept.join('\n'))}${note}</pre>
+</body>
+</html>
+`;
 }

@@ -1,10 +1,11 @@
 // One request's response state for the driver: startResponse/write rules, the lazy head, sink calls, error page.
 import { INTERNAL_ERROR_BODY, INTERNAL_ERROR_STATUS, isBodilessStatus } from './constants.js';
 import { RequestError, TsgiError, ValidationError } from './errors.js';
-import { normalizeStatus, parseStatus, validateHeaders } from './headers.js';
+import { isFinalStatus, normalizeStatus, parseStatus, validateHeaders } from './headers.js';
 import { decimalLength } from './input.js';
 import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
 import { signalCancellation, type Cancellation } from './cancellation.js';
+import { isThenable } from './thenable.js';
 
 export type { Cancellation } from './cancellation.js';
 
@@ -31,7 +32,7 @@ export class Exchange {
   #ended = false;
   #done = false;
   #tail: Promise<void> = Promise.resolve();
-  // Writes queued on #tail and not yet settled: while 0, a chunk may be sent at once (sendNow).
+  // Writes queued on #tail and not yet settled: while 0, a chunk may be sent at once.
   #queued = 0;
   #broken: { error: unknown } | undefined;
 
@@ -52,6 +53,11 @@ export class Exchange {
     return this.#cancellation.aborted;
   }
 
+  /** Throws the Disconnect of an aborted request (the body loop checks before every step). */
+  throwIfAborted(): void {
+    if (this.#cancellation.aborted) throw abortError(this.#cancellation);
+  }
+
   /** PEP 3333 start_response: once, again only with excInfo; with excInfo after the head, excInfo is re-thrown. */
   readonly startResponse: StartResponse = (status, headers, excInfo) => {
     if (this.#status !== undefined && excInfo === undefined) {
@@ -65,9 +71,15 @@ export class Exchange {
     return this.write;
   };
 
-  // Only reachable through startResponse, so a status is always recorded; the body-before-start case is in #emit.
+  // Only reachable through startResponse, so a status is always recorded; the body-before-start case is in #check.
   readonly write: Write = (chunk) => {
-    const sent = this.send(chunk);
+    let sent: Promise<void> | undefined;
+    try {
+      sent = this.send(chunk);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    if (sent === undefined) return SENT;
     sent.catch(() => undefined); // an app that ignores write()'s promise must not crash the process
     return sent;
   };
@@ -75,11 +87,14 @@ export class Exchange {
   // Validates and snapshots status and headers (a later mutation of the app's array cannot inject anything).
   #record(status: unknown, headers: unknown): void {
     const code = parseStatus(status);
-    if (code < 200) {
-      // An interim (1xx) response is not a final one: sent as one, the client would wait forever (RFC 9110 §15.2).
+    if (!isFinalStatus(code)) {
+      // An interim (1xx) response sent as the final one leaves the client waiting forever (RFC 9110 §15.2); a
+      // code past 599 is no HTTP status at all.
       throw new ValidationError(
-        'ERR_INFORMATIONAL_STATUS',
-        `tsgi: status ${code} is informational (1xx) and cannot be the response; send a final status (200–599)`,
+        code < 200 ? 'ERR_INFORMATIONAL_STATUS' : 'ERR_STATUS_RANGE',
+        code < 200
+          ? `tsgi: status ${code} is informational (1xx) and cannot be the response; send a final status (200–599)`
+          : `tsgi: status ${code} is out of range; send a status from 200 to 599`,
       );
     }
     validateHeaders(headers);
@@ -94,47 +109,25 @@ export class Exchange {
     this.#headers = copy;
   }
 
-  /** Sends one body chunk in order with every other write; a failure sticks and fails the response. */
-  send(chunk: unknown): Promise<void> {
-    return this.#queue(this.#tail.then(() => this.#emit(chunk)));
-  }
-
   /**
-   * `send` without a promise when it can be done at once: nothing queued, the request not aborted, and the sink
-   * taking the head and the chunk synchronously (the common case: a small body, a socket that keeps up). Returns
-   * undefined when the chunk went out; otherwise the promise `send` would return. Throws what `send` rejects with.
+   * Sends one body chunk, in order after every write still in flight. Synchronous while nothing is queued and the
+   * sink takes the head and the chunk at once (the common case: a small body, a socket that keeps up): then it
+   * returns undefined, and no promise is made. Otherwise it returns the promise of this chunk's sending. A failure
+   * is thrown (or rejects), and it sticks: every later send and the end of the response fail with it.
    */
-  sendNow(chunk: unknown): Promise<void> | undefined {
-    if (this.#queued > 0 || this.aborted) return this.send(chunk);
+  send(chunk: unknown): Promise<void> | undefined {
+    if (this.#queued > 0) return this.#queue(this.#tail.then(() => this.#sendChunk(chunk)));
+    let sending: Promise<void> | undefined;
     try {
-      this.#check(chunk);
+      sending = this.#sendChunk(chunk);
     } catch (error) {
       this.#broken ??= { error };
       throw error;
     }
-    if (chunk.byteLength === 0) return undefined;
-    let pending: void | Promise<void>;
-    try {
-      if (!this.#headersSent) {
-        this.#headersSent = true;
-        const head = this.#sink.sendHead(this.#status as string, this.#headers);
-        if (isThenable(head)) return this.#queue(this.#transport(() => head).then(() => this.#write(chunk)));
-      }
-      pending = this.#sink.write(chunk);
-    } catch (error) {
-      const failure = transportError(error);
-      this.#broken ??= { error: failure };
-      throw failure;
-    }
-    if (isThenable(pending)) {
-      const written = pending;
-      return this.#queue(this.#transport(() => written).then(() => this.#count(chunk)));
-    }
-    this.#count(chunk);
-    return undefined;
+    return sending === undefined ? undefined : this.#queue(sending);
   }
 
-  // Puts a send on #tail: later writes wait for it, and its failure sticks (#broken).
+  // Puts a send in flight on #tail: later writes wait for it, and its failure sticks (#broken).
   #queue(sent: Promise<void>): Promise<void> {
     this.#queued++;
     this.#tail = sent.then(
@@ -149,13 +142,57 @@ export class Exchange {
     return sent;
   }
 
-  async #write(chunk: Uint8Array): Promise<void> {
-    await this.#transport(() => this.#sink.write(chunk));
-    this.#count(chunk);
+  // The chunk's rules, then the lazy head, then the chunk: undefined when the sink took both at once.
+  #sendChunk(chunk: unknown): Promise<void> | undefined {
+    this.#check(chunk);
+    if (chunk.byteLength === 0) return undefined;
+    this.throwIfAborted();
+    if (!this.#headersSent) {
+      this.#headersSent = true;
+      const head = this.#sinkHead();
+      if (head !== undefined) return head.then(() => this.#writeChunk(chunk));
+    }
+    return this.#writeChunk(chunk);
   }
 
-  #count(chunk: Uint8Array): void {
-    this.#bytes += chunk.byteLength;
+  #writeChunk(chunk: Uint8Array): Promise<void> | undefined {
+    const written = this.#sinkWrite(chunk);
+    if (written === undefined) {
+      this.#bytes += chunk.byteLength;
+      return undefined;
+    }
+    return written.then(() => {
+      this.#bytes += chunk.byteLength;
+    });
+  }
+
+  // The sink calls: undefined when the call finished at once, else its promise, given up when the request
+  // aborts. A failure means the client is gone (a Disconnect: no error page, no log line). No closure per call:
+  // these run for every response.
+  #sinkHead(): Promise<void> | undefined {
+    let result: void | Promise<void>;
+    try {
+      result = this.#sink.sendHead(this.#status as string, this.#headers);
+    } catch (error) {
+      throw transportError(error);
+    }
+    return isThenable(result) ? this.#settled(result) : undefined;
+  }
+
+  #sinkWrite(chunk: Uint8Array): Promise<void> | undefined {
+    let result: void | Promise<void>;
+    try {
+      result = this.#sink.write(chunk);
+    } catch (error) {
+      throw transportError(error);
+    }
+    return isThenable(result) ? this.#settled(result) : undefined;
+  }
+
+  #settled(pending: PromiseLike<void>): Promise<void> {
+    return this.guard(pending).catch((error: unknown) => {
+      throw transportError(error);
+    });
   }
 
   // The rules a chunk must pass before anything is sent (ValidationError otherwise).
@@ -182,50 +219,21 @@ export class Exchange {
     }
   }
 
-  async #emit(chunk: unknown): Promise<void> {
-    this.#check(chunk);
-    if (chunk.byteLength === 0) return;
-    await this.#sendHead();
-    await this.#write(chunk);
+  /**
+   * After the body: writes in flight first, then the rules an ended body must meet, then the head of an empty
+   * body. Undefined when all of it was done at once.
+   */
+  complete(): Promise<void> | undefined {
+    if (this.#queued > 0) return this.#tail.then(() => this.#completeNow());
+    return this.#completeNow();
   }
 
-  async #sendHead(): Promise<void> {
-    if (this.#headersSent) return;
-    this.#headersSent = true;
-    await this.#transport(() => this.#sink.sendHead(this.#status as string, this.#headers));
-  }
-
-  // A sink call; its failure means the client is gone (a Disconnect: no error page, no log line).
-  async #transport(call: () => void | Promise<void>): Promise<void> {
-    try {
-      await this.guard(call());
-    } catch (error) {
-      throw transportError(error);
-    }
-  }
-
-  /** `complete` without a promise when nothing is queued and the sink takes a head at once (undefined then). */
-  completeNow(): Promise<void> | undefined {
-    if (this.#queued > 0 || this.aborted) return this.complete();
+  #completeNow(): Promise<void> | undefined {
     this.#finish();
     if (this.#headersSent) return undefined;
+    this.throwIfAborted();
     this.#headersSent = true;
-    let head: void | Promise<void>;
-    try {
-      head = this.#sink.sendHead(this.#status as string, this.#headers);
-    } catch (error) {
-      throw transportError(error);
-    }
-    if (!isThenable(head)) return undefined;
-    const sent = head;
-    return this.#transport(() => sent);
-  }
-
-  /** After the body: waits for pending writes, sends the head of an empty body, checks Content-Length. */
-  async complete(): Promise<void> {
-    await this.#tail;
-    this.#finish();
-    await this.#sendHead();
+    return this.#sinkHead();
   }
 
   // The response is over: later writes fail; the rules an ended body must meet.
@@ -312,8 +320,9 @@ export class Exchange {
       ['Content-Type', 'text/plain; charset=utf-8'],
       ['Content-Length', String(body.byteLength)],
     ];
-    await this.#sendHead();
-    await this.#transport(() => this.#sink.write(body));
+    this.#headersSent = true;
+    await this.#sinkHead();
+    await this.#sinkWrite(body);
     this.#bytes += body.byteLength;
   }
 
@@ -350,6 +359,9 @@ export class Exchange {
 const BAD_REQUEST_STATUS = '400 Bad Request';
 const BAD_REQUEST_BODY = 'Bad Request\n';
 
+// What write() returns for a chunk that went out at once (one promise for all of them: it carries nothing).
+const SENT: Promise<void> = Promise.resolve();
+
 function abortError(cancellation: Cancellation): Disconnect {
   return new Disconnect('ERR_ABORTED', 'tsgi: the request was aborted (client gone or server cancelled)', {
     cause: cancellation.reason,
@@ -362,11 +374,6 @@ function transportError(error: unknown): Disconnect {
   return new Disconnect('ERR_TRANSPORT', 'tsgi: the transport failed while sending the response', {
     cause: error,
   });
-}
-
-/** True for a promise or any other object with a `then` method (what `await` would wait for). */
-export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 // The Content-Length an app declared; the same plain-decimal rule as CONTENT_LENGTH (RFC 9110 §8.6).

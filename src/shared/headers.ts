@@ -51,6 +51,15 @@ export function parseStatus(status: unknown): number {
   return Number(match[1]);
 }
 
+/**
+ * True for a status an application may answer with: 200–599. RFC 9110 §15 defines no class above 5xx (a client
+ * treats 600–999 as a 500 at best) and 1xx are interim responses, the server's business (§15.2). The driver
+ * refuses the others and the validator reports them: one rule, written here.
+ */
+export function isFinalStatus(code: number): boolean {
+  return code >= 200 && code <= 599;
+}
+
 // node:http is loaded only when a bare code needs its standard phrase: on Node 24 an ESM `import` of node:http
 // costs ~30 ms at start-up (vs ~3 ms through require), which every CGI request would otherwise pay.
 let statusCodes: Record<number, string | undefined> | undefined;

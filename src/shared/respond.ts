@@ -1,7 +1,8 @@
 // The response driver: runs one application for one request against a ResponseSink (PEP 3333, server side).
 import { ValidationError } from './errors.js';
 import type { Cancellation } from './cancellation.js';
-import { Disconnect, Exchange, isThenable } from './exchange.js';
+import { Disconnect, Exchange } from './exchange.js';
+import { isThenable } from './thenable.js';
 import type { Application, Body, Environ, ResponseOutcome, ResponseSink } from './types.js';
 
 /** Options of `runApplication`. */
@@ -42,7 +43,7 @@ export async function runApplication(
     // then costs no await until end(), instead of a dozen promise hops per request.
     const running = runBody(app, exchange);
     if (running !== undefined) await running;
-    const completing = exchange.completeNow();
+    const completing = exchange.complete();
     if (completing !== undefined) await completing;
   } catch (error) {
     return exchange.fail(error, options.onError).catch(() => exchange.end(false, error));
@@ -136,53 +137,71 @@ function openIterator(body: unknown): Iterator<unknown> | AsyncIterator<unknown>
   );
 }
 
-// The body's chunks to the exchange, synchronously while the iterator and the sink answer at once; at the first
-// promise the rest continues in iterateLater. Undefined when the body ended at once.
+/** Whether the iterator's next() is being waited for: an abort then does not wait for return() (see stopIterator). */
+interface Cursor {
+  pending: boolean;
+}
+
+// The body's chunks to the exchange. One loop (pump) does the work; it runs synchronously while the iterator and
+// the sink answer at once, and at the first promise iterateLater awaits it and runs the same loop again.
+// Undefined when the body ended at once.
 function iterateBody(body: unknown, exchange: Exchange): Promise<void> | undefined {
   const iterator = openIterator(body);
-  let pending = false;
+  const cursor: Cursor = { pending: false };
   try {
-    while (!exchange.aborted) {
-      pending = true;
-      const step = iterator.next();
-      pending = false;
-      // An abort during next() (the app's own code ran) stops here, as the guarded wait of iterateLater does.
-      if (isThenable(step) || exchange.aborted) {
-        return iterateLater(iterator, exchange, isThenable(step) ? step : Promise.resolve(step), undefined);
-      }
-      if (step.done) return undefined;
-      const sent = exchange.sendNow(step.value);
-      if (sent !== undefined) return iterateLater(iterator, exchange, undefined, sent);
-    }
-    return iterateLater(iterator, exchange, undefined, undefined);
+    const inFlight = pump(iterator, exchange, cursor);
+    return inFlight === true ? undefined : iterateLater(iterator, exchange, cursor, inFlight);
   } catch (error) {
-    return stopIterator(iterator, exchange, error, pending);
+    return stopIterator(iterator, exchange, error, cursor.pending);
   }
 }
 
-// for-await over the rest of the body (from a pending next() or send), with `return()` called exactly once when
-// the loop stops before `done`.
 async function iterateLater(
   iterator: Iterator<unknown> | AsyncIterator<unknown>,
   exchange: Exchange,
-  next: PromiseLike<IteratorResult<unknown>> | undefined,
-  sent: Promise<void> | undefined,
+  cursor: Cursor,
+  inFlight: Promise<boolean>,
 ): Promise<void> {
-  let pending = false;
   try {
-    if (sent !== undefined) await sent;
-    while (true) {
-      pending = true;
-      const step = await exchange.guard(next ?? iterator.next());
-      next = undefined;
-      pending = false;
-      if (step.done) return;
-      const sending = exchange.sendNow(step.value);
-      if (sending !== undefined) await sending;
+    // An await per wait, not a promise chain per chunk: an endless stream must not build an endless chain.
+    let ended = await inFlight;
+    while (!ended) {
+      const next = pump(iterator, exchange, cursor);
+      ended = next === true || (await next);
     }
   } catch (error) {
-    return stopIterator(iterator, exchange, error, pending);
+    return stopIterator(iterator, exchange, error, cursor.pending);
   }
+}
+
+// Takes steps while they come at once; true when the body ended, else the promise of the step in flight (true
+// when that step ended the body). Stops before every next() once the request aborted.
+function pump(
+  iterator: Iterator<unknown> | AsyncIterator<unknown>,
+  exchange: Exchange,
+  cursor: Cursor,
+): true | Promise<boolean> {
+  while (true) {
+    exchange.throwIfAborted();
+    cursor.pending = true;
+    const step = iterator.next();
+    if (isThenable(step)) return exchange.guard(step).then((settled) => deliver(settled, exchange, cursor));
+    const delivered = deliver(step, exchange, cursor);
+    if (delivered !== false) return delivered;
+  }
+}
+
+// One step's chunk to the exchange: true when the body ended, false when the chunk went out at once, else the
+// promise of its sending.
+function deliver(
+  step: IteratorResult<unknown>,
+  exchange: Exchange,
+  cursor: Cursor,
+): boolean | Promise<boolean> {
+  cursor.pending = false;
+  if (step.done === true) return true;
+  const sent = exchange.send(step.value);
+  return sent === undefined ? false : sent.then(() => false);
 }
 
 // The loop stopped early: return() once, rethrow. When an abort interrupted a pending next(), an async

@@ -1,7 +1,8 @@
 // The four framework apps on the FastCGI listener (in this process, on a free port), driven by tsgi's client
 // as nginx would drive it: one request per connection-free id, the body as FCGI_STDIN, FCGI_ABORT_REQUEST
 // when the client goes away.
-import { connectFastCgi, createFastCgiServer, type FastCgiClient } from '../../src/fastcgi/index.js';
+import { connectFastCgi, type FastCgiClient } from '../../src/fastcgi/client.js';
+import { createFastCgiServer } from '../../src/fastcgi/index.js';
 import type { Application } from '../../src/shared/types.js';
 import { readCgiHead } from '../helpers/spawn-cgi.js';
 import {

@@ -5,6 +5,7 @@ import { unquoteToLatin1 } from '../../shared/encoding.js';
 import { parseWebServerAddrs } from '../../fastcgi/web-server-addrs.js';
 import type { CapturedRequest } from '../explain.js';
 import { Severity, type Finding } from './findings.js';
+import { plainAddress } from '../../shared/peer-address.js';
 
 /** What `tsgi doctor --url` sent itself, so that what is missing on arrival is known for certain. */
 export interface Probe {
@@ -140,7 +141,7 @@ SetEnvIf Authorization "(.*)" HTTP_AUTHORIZATION=$1`,
 }
 
 function isLoopback(address: string): boolean {
-  const plain = address.replace(/^::ffff:/i, '');
+  const plain = plainAddress(address);
   return plain === '::1' || (isIP(plain) === 4 && plain.startsWith('127.'));
 }
 
@@ -153,7 +154,7 @@ export function checkPeer(webServerAddrs: string | undefined, peer: string | und
   } catch (error) {
     return [{ id: 'web-server-addrs-invalid', severity: Severity.Error, title: (error as Error).message }];
   }
-  const plain = peer.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1');
+  const plain = plainAddress(peer);
   if (filter === undefined) {
     if (isLoopback(peer)) return [];
     return [

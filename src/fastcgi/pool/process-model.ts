@@ -83,7 +83,9 @@ export function planWorkers(model: ProcessModel, load: PoolLoad): { target: numb
         return { target: total, reachedMax: true };
       }
       const floor = load.seesQueue ? 0 : 1;
-      if (load.longIdle > 0 && total > floor) return { target: total - 1, reachedMax: false };
+      // Never while connections wait: the idle worker is about to take one.
+      if (load.longIdle > 0 && total > floor && load.queued === 0)
+        return { target: total - 1, reachedMax: false };
       return { target: total, reachedMax: false };
     }
   }

@@ -170,6 +170,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
         return;
       case 'listening':
         worker.listening = true;
+        // Idle time counts from here: a worker slow to start must not be stopped before its first accept.
+        worker.idleSince = Date.now();
         startFailures = 0;
         return onListening(worker);
       case 'recycle':
@@ -330,7 +332,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<number> {
     if (model.kind === 'static') return;
     const plan = planWorkers(model, load(now));
     if (plan.reachedMax) maxChildrenReached++;
-    if (plan.target > current().length) spawn(generation);
+    // One start at a time: a worker still loading will take the waiting connections once it listens.
+    const starting = current().some((w) => !w.listening);
+    if (plan.target > current().length && !starting) spawn(generation);
     else if (plan.target < current().length) {
       const idle = idleWorkers().sort((a, b) => a.idleSince - b.idleSince)[0];
       if (idle !== undefined) retire(idle, `idle (pm ${model.kind})`);

@@ -1,6 +1,6 @@
 // The validator's checks of what an application passes to startResponse: status, headers and excInfo.
 import { HOP_BY_HOP_HEADERS, isBodilessStatus } from '../../shared/constants.js';
-import { isFieldValue, isToken } from '../../shared/headers.js';
+import { isFieldValue, isFinalStatus, isToken } from '../../shared/headers.js';
 import { decimalLength } from '../../shared/input.js';
 import type { ErrorStream, Header } from '../../shared/types.js';
 import { fail, show, warn } from './report.js';
@@ -43,7 +43,7 @@ function checkStatus(status: unknown, errors: ErrorStream): number {
     fail('status.format', `the status ${show(status)} must be three digits, a space and a reason: "200 OK"`);
   }
   const code = Number(match[1]);
-  if (code < 200 || code > 599) {
+  if (!isFinalStatus(code)) {
     fail(
       'status.format',
       `the status code ${code} is out of range: use 200 to 599 (1xx is the server's business)`,

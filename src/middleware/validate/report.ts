@@ -27,15 +27,6 @@ export function show(value: unknown): string {
   return `${typeof value} ${String(value)}`;
 }
 
-/** True for a Promise or any thenable. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
 /**
  * Writes one line for a broken MUST that has no caller left to throw to (a body the server dropped without
  * closing it: wsgiref's validator reports that from `__del__`).

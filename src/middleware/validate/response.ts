@@ -2,7 +2,8 @@
 import type { ErrorStream, Header, StartResponse, Write } from '../../shared/types.js';
 import { isBodilessStatus } from '../../shared/constants.js';
 import { checkStartResponse, type Head } from './head.js';
-import { fail, isThenable, show, warn } from './report.js';
+import { isThenable } from '../../shared/thenable.js';
+import { fail, show, warn } from './report.js';
 
 /** What the validator knows about one response while it is being produced. */
 export interface ResponseState {
