@@ -233,7 +233,7 @@ describe('fromNodeHandler: cost per request (issue 13)', () => {
       res.on('close', () => events.push('close'));
       res.end('hello');
     });
-    const body = (await app(createTestEnviron(), () => undefined)) as AsyncIterable<Uint8Array> & {
+    const body = (await app(createTestEnviron(), () => () => Promise.resolve())) as AsyncIterable<Uint8Array> & {
       close(): void;
     };
     const iterator = body[Symbol.asyncIterator]();
