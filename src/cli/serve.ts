@@ -23,7 +23,8 @@ requests in flight finish, then exits; a second signal exits at once. Not for pr
 behind nginx, Apache or lighttpd.
 
 ${DEFAULT_APP_HELP}.
-NODE_ENV is set to development unless it is set.
+NODE_ENV is set to development unless it is set. An error before the response starts gets an HTML page with
+the error and its stack (the app's own frames), here only: never under tsgi cgi or tsgi fastcgi.
 
 options:
 ${DEV_ADDRESS_HELP}
@@ -158,7 +159,10 @@ export const command: Command = {
       const rest = args.filter((arg) => arg !== '--watch');
       return serveWatching(options.spec === undefined && spec !== undefined ? [spec, ...rest] : rest, root);
     }
-    const { app, detected } = await resolveApp(spec, options.directory, USAGE_HINT);
+    const { app: loaded, detected } = await resolveApp(spec, options.directory, USAGE_HINT);
+    // The development error page (issue 11): the error and the app's stack frames as HTML, on serve only.
+    const { catchErrors } = await import('../middleware/catch-errors.js');
+    const app = catchErrors(loaded, { debug: true, html: true });
     const { serve } = await import('../http/server.js');
     const { address } = options;
     const where = 'port' in address ? { host: address.host, port: address.port } : { listen: address };

@@ -51,8 +51,8 @@ export class FastCgiPool {
     return { open: this.open, idle: this.idle.length };
   }
 
-  /** An idle connection, else a new one once the cap allows. */
-  async acquire(): Promise<PooledConnection> {
+  /** An idle connection, else a new one once the cap allows; `signal` gives up the wait for a free slot. */
+  async acquire(signal?: AbortSignal): Promise<PooledConnection> {
     while (true) {
       if (this.closed) throw new Error('tsgi fromFastCgi: the pool is closed');
       const idle = this.idle.pop();
@@ -62,7 +62,7 @@ export class FastCgiPool {
         return this.lease(idle.client, true);
       }
       if (this.open < this.maxConnections) break;
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await this.slotFreed(signal);
     }
     this.open++;
     try {
@@ -83,6 +83,25 @@ export class FastCgiPool {
     });
     for (const wake of this.waiting.splice(0)) wake();
     await Promise.all(closing);
+  }
+
+  // Waits until a connection is given back or closed. An aborted waiter leaves the queue first, so the wake-up
+  // it would have taken goes to the next one.
+  private slotFreed(signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error('the request was aborted while waiting for a connection'));
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const at = this.waiting.indexOf(wake);
+        if (at >= 0) this.waiting.splice(at, 1);
+        reject(new Error('the request was aborted while waiting for a connection'));
+      };
+      this.waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private lease(client: FastCgiClient, reused: boolean): PooledConnection {

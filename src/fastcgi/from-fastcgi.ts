@@ -5,7 +5,7 @@
 import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
 import { isFieldValue, isToken, normalizeStatus } from '../shared/headers.js';
 import type { Application, Environ, ErrorStream, Header, StartResponse } from '../shared/types.js';
-import { parseCgiResponse, type FastCgiAddress, type FastCgiCall } from './client.js';
+import { parseCgiResponse, type FastCgiAddress, type FastCgiCall, type StreamSource } from './client.js';
 import { FastCgiPool, type FastCgiPoolOptions, type PooledConnection } from './client-pool.js';
 
 /** Variables to add to (or, with `undefined`, remove from) the ones taken from the environ. */
@@ -18,6 +18,12 @@ export interface FromFastCgiOptions extends FastCgiPoolOptions {
    * a function that computes them per request. They win over the environ's.
    */
   params?: FastCgiParams | ((environ: Environ) => FastCgiParams);
+  /**
+   * A body of unknown length (a chunked upload: no CONTENT_LENGTH) is read whole first and sent with its
+   * CONTENT_LENGTH, as nginx buffers one, because responders such as PHP read CONTENT_LENGTH bytes; a longer one
+   * is refused with 413 (default 8 MiB).
+   */
+  maxBufferedBodyBytes?: number;
   /** Largest CGI header block accepted from the responder (default 64 KiB); a longer one is a 502. */
   maxHeadBytes?: number;
   /**
@@ -68,6 +74,18 @@ function paramsOf(environ: Environ, extra: FastCgiParams): Record<string, string
     else params[name] = value;
   }
   return params;
+}
+
+/** The whole input, or undefined once it passes `limit` bytes. */
+async function readWhole(input: AsyncIterable<Uint8Array>, limit: number): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of input) {
+    length += chunk.length;
+    if (length > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
 }
 
 function hasBody(environ: Environ): boolean {
@@ -152,19 +170,39 @@ export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions
   const name = typeof address === 'string' ? address : JSON.stringify(address);
   const maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
   const abortGraceMs = options.abortGraceMs ?? 250;
+  const maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? 8 * 1024 * 1024;
 
   const app = async (environ: Environ, startResponse: StartResponse) => {
     const errors = environ['tsgi.errors'];
     const extra = typeof options.params === 'function' ? options.params(environ) : (options.params ?? {});
     const params = paramsOf(environ, extra);
-    const withBody = hasBody(environ);
-    // A bodiless request may go again on a fresh connection when a reused one turns out closed (a responder
-    // that recycled its worker between two requests); a body already streamed cannot be sent twice.
+    let stdin: StreamSource = NO_BODY;
+    if (hasBody(environ)) {
+      const length = environ.CONTENT_LENGTH;
+      if (length === undefined || length === '') {
+        const whole = await readWhole(environ['tsgi.input'], maxBufferedBodyBytes);
+        if (whole === undefined) {
+          log(
+            errors,
+            name,
+            `not sent a body of unknown length over ${maxBufferedBodyBytes} bytes (maxBufferedBodyBytes)`,
+          );
+          return errorPage(startResponse, '413 Content Too Large');
+        }
+        params.CONTENT_LENGTH = String(whole.length);
+        stdin = whole;
+      } else stdin = environ['tsgi.input'];
+    }
+    // Bytes in hand can be sent twice; a streamed body cannot.
+    const replayable = stdin instanceof Uint8Array;
+    // A request whose body is in hand may go again on a fresh connection when a reused one turns out closed (a
+    // responder that recycled its worker between two requests).
     for (let attempt = 0; ; attempt++) {
       let lease: PooledConnection;
       try {
-        lease = await pool.acquire();
+        lease = await pool.acquire(environ['tsgi.signal']);
       } catch (error) {
+        if (environ['tsgi.signal'].aborted) return errorPage(startResponse, '502 Bad Gateway');
         log(
           errors,
           name,
@@ -175,7 +213,7 @@ export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions
       const signal = environ['tsgi.signal'];
       const call = lease.client.request({
         params,
-        stdin: withBody ? environ['tsgi.input'] : NO_BODY,
+        stdin,
         signal,
       });
       void pipeStderr(call, errors);
@@ -190,7 +228,7 @@ export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions
         head = await readHead(stdout, maxHeadBytes);
       } catch (error) {
         const stale =
-          !(error instanceof GatewayError) && lease.reused && !withBody && !signal.aborted && attempt < 2;
+          !(error instanceof GatewayError) && lease.reused && replayable && !signal.aborted && attempt < 2;
         // A request that ended with END_REQUEST left its connection in a known state: keep it.
         lease.release(call.isFinished && !lease.client.isClosed);
         if (stale) continue;

@@ -11,6 +11,8 @@ export interface CatchErrorsOptions {
    * file paths, code and sometimes secrets to whoever sent the request (wsgiref's error_output warns the same).
    */
   readonly debug?: boolean;
+  /** With `debug`: the page is HTML (the message, then the stack without Node's and tsgi's own frames). */
+  readonly html?: boolean;
 }
 
 const STATUS = '500 Internal Server Error';
@@ -46,12 +48,15 @@ export function catchErrors(app: Application, options: CatchErrorsOptions = {}):
       if (bodySent || isClientGone(error, environ)) throw error;
       const where = `${environ.REQUEST_METHOD} ${environ.SCRIPT_NAME}${environ.PATH_INFO}`;
       environ['tsgi.errors'].write(`tsgi: error in application (${where}): ${inspect(error)}\n`);
-      const page = new TextEncoder().encode(debug ? `${STATUS}\n\n${inspect(error)}\n` : PLAIN);
+      const html = debug && options.html === true;
+      const page = new TextEncoder().encode(
+        html ? debugPage(error, where) : debug ? `${STATUS}\n\n${inspect(error)}\n` : PLAIN,
+      );
       // excInfo lets the application's earlier startResponse be replaced (PEP 3333); a server that already sent
       // the head re-throws it, which is what we want to propagate then.
       const excInfo = error ?? new Error(`the application threw ${String(error)}`);
       const headers = [
-        ['Content-Type', 'text/plain; charset=utf-8'],
+        ['Content-Type', html ? 'text/html; charset=utf-8' : 'text/plain; charset=utf-8'],
         ['Content-Length', String(page.length)],
       ] as const;
       startResponse(STATUS, headers, excInfo);
@@ -83,4 +88,28 @@ function isIterable(body: unknown): boolean {
   return (
     typeof candidate[Symbol.asyncIterator] === 'function' || typeof candidate[Symbol.iterator] === 'function'
   );
+}
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+
+// Frames of Node's internals and of tsgi itself say nothing about the application's bug (issue 11).
+const OWN_FRAME =
+  /\(node:|at (async )?node:|\/tsgi\/dist\/|\/dist\/(_chunks|cli|http|middleware|adapters)\/|\/src\/(shared|http|middleware|adapters)\//;
+
+/** The development error page: the error's first line as the title, then its stack, the app's frames only. */
+function debugPage(error: unknown, where: string): string {
+  const stack = error instanceof Error ? (error.stack ?? String(error)) : inspect(error);
+  const [first = '', ...frames] = stack.split('\n');
+  const kept = frames.filter((line) => !OWN_FRAME.test(line));
+  const hidden = frames.length - kept.length;
+  const note = hidden > 0 ? `\n    (${hidden} frames of Node and tsgi left out)` : '';
+  return `<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>500: ${escapeHtml(first)}</title></head>
+<body>
+<h1>500 Internal Server Error</h1>
+<p>${escapeHtml(where)} (development server only: tsgi serve; never shown under CGI or FastCGI)</p>
+<pre>${escapeHtml(first)}\n${escapeHtml(kept.join('\n'))}${note}</pre>
+</body>
+</html>
+`;
 }

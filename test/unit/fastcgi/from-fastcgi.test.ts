@@ -155,6 +155,33 @@ describe('fromFastCgi: what goes out and what comes back', () => {
   });
 });
 
+describe('fromFastCgi: a body of unknown length', () => {
+  const chunked = (body: Buffer) =>
+    createTestEnviron(
+      { REQUEST_METHOD: 'POST', PATH_INFO: '/hash', body, CONTENT_LENGTH: undefined },
+      { inputTerminated: true },
+    );
+
+  it('is read whole and sent with its CONTENT_LENGTH (PHP reads CONTENT_LENGTH bytes)', async () => {
+    const { port } = await listen();
+    const body = Buffer.from('a chunked upload');
+    const environ = chunked(body);
+    expect(environ.CONTENT_LENGTH).toBeUndefined();
+    const response = await callApp(gateway(`127.0.0.1:${port}`), environ);
+    expect(response.text).toBe(`${body.length} ${createHash('sha256').update(body).digest('hex')}`);
+  });
+
+  it('is refused with 413 and one log line over maxBufferedBodyBytes', async () => {
+    const { port } = await listen();
+    const response = await callApp(
+      gateway(`127.0.0.1:${port}`, { maxBufferedBodyBytes: 8 }),
+      chunked(Buffer.from('nine bytes')),
+    );
+    expect(response.status).toBe('413 Content Too Large');
+    expect(response.errors).toMatch(/over 8 bytes \(maxBufferedBodyBytes\)\n$/);
+  });
+});
+
 describe('fromFastCgi: the connection pool', () => {
   it('serves sequential requests over one keep-conn connection', async () => {
     const listener = await listen();
@@ -183,6 +210,32 @@ describe('fromFastCgi: the connection pool', () => {
     const responses = await Promise.all(Array.from({ length: 12 }, () => callApp(app)));
     expect(responses.map((r) => r.statusCode)).toEqual(Array(12).fill(201));
     expect(connections).toBe(2);
+  });
+
+  it('a request waiting for a free connection gives up when its client leaves', async () => {
+    const port = await fakeResponder(() => undefined); // never answers: the one connection stays busy
+    const app = gateway(`127.0.0.1:${port}`, { maxConnections: 1, abortGraceMs: 10 });
+    const first = new AbortController();
+    const busy = callApp(app, createTestEnviron({ 'tsgi.signal': first.signal }));
+    try {
+      await sleep(50);
+      const second = new AbortController();
+      const waiting = callApp(app, createTestEnviron({ 'tsgi.signal': second.signal }));
+      await sleep(50);
+      const leftAt = Date.now();
+      second.abort();
+      const response = await waiting;
+      // It stopped waiting at once (the connection it waited for is still busy), with nothing to log.
+      expect(Date.now() - leftAt).toBeLessThan(1000);
+      expect(response.errors).toBe('');
+      expect(app.connections()).toEqual({ open: 1, idle: 0 });
+    } finally {
+      first.abort();
+      await busy;
+    }
+    // The busy request's responder ignored the abort: its connection is closed after abortGraceMs.
+    for (let i = 0; i < 40 && app.connections().open > 0; i++) await sleep(25);
+    expect(app.connections()).toEqual({ open: 0, idle: 0 });
   });
 
   it('sends a bodiless request again on a fresh connection when a reused one was closed under it', async () => {
