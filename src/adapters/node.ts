@@ -55,6 +55,8 @@ class NodeBridge {
   readonly req: BridgeIncomingMessage;
   readonly res: BridgeServerResponse;
   #done = false;
+  // 'finish' was emitted (writableFinished turns true earlier, as soon as the last write is handed over).
+  #finished = false;
 
   constructor(environ: Environ, startResponse: StartResponse) {
     this.#environ = environ;
@@ -67,9 +69,15 @@ class NodeBridge {
     this.res = new BridgeServerResponse(this.req, this.#socket, {
       head: (status, headers) => this.#head(status, headers),
       log: (line) => environ['tsgi.errors'].write(line),
+      // Once every byte the handler wrote has reached the channel (the socket holds none back), the body is
+      // complete: one FastCGI write for the last chunk and END_REQUEST instead of two (issue 13).
+      ended: () => this.#channel.endWhenDrained(() => this.#socket.writableLength === 0),
     });
     environs.set(this.req, environ);
-    this.res.once('finish', () => this.#channel.end());
+    this.res.once('finish', () => {
+      this.#finished = true;
+      this.#channel.end();
+    });
     this.res.once('close', () => {
       // Closed before finishing: the handler destroyed the request or the response (node:http resets the
       // connection then), or the client went away. Either way the response is cut off here.
@@ -131,14 +139,18 @@ class NodeBridge {
   #close(): void {
     if (this.#done) return;
     this.#done = true;
-    if (!this.res.writableFinished) {
+    if (!this.res.writableFinished && !this.#channel.completed) {
       this.#abort();
       return;
     }
     // After a complete response node:http lets the connection go on; here it is over, and 'close' follows
     // 'finish' on `res` as it does there.
     this.#channel.close();
-    this.#socket.destroy();
+    // The body was complete before Node's 'finish' (endWhenDrained): 'close' still follows 'finish'. Not from
+    // inside 'finish': Node emits it from the socket's write callback, and a socket destroyed there makes the
+    // stream create an ERR_STREAM_DESTROYED error (a stack trace) for every request.
+    if (this.#finished) this.#socket.destroy();
+    else this.res.once('finish', () => process.nextTick(() => this.#socket.destroy()));
   }
 }
 

@@ -18,6 +18,13 @@ export class BodyChannel implements AsyncIterator<Uint8Array> {
   #closed = false;
   #failure: { error: unknown } | undefined;
   #wake: (() => void) | undefined;
+  #drained: (() => boolean) | undefined;
+  #completed = false;
+
+  /** True once the iterator ended because the whole response was handed out (not closed, not failed). */
+  get completed(): boolean {
+    return this.#completed;
+  }
 
   push(chunk: Uint8Array, done: (error?: Error | null) => void): void {
     if (this.#closed || this.#ended || this.#failure) {
@@ -31,6 +38,16 @@ export class BodyChannel implements AsyncIterator<Uint8Array> {
   /** The response finished: the iterator ends once the queue is drained. */
   end(): void {
     this.#ended = true;
+    this.#notify();
+  }
+
+  /**
+   * The handler ended the response: the iterator may end as soon as the queue is empty and `drained()` says
+   * no write is still on its way, without waiting for 'finish' (which Node emits a tick after the last write
+   * completes). The driver then sends the last chunk and the end of the response in one socket write.
+   */
+  endWhenDrained(drained: () => boolean): void {
+    this.#drained = drained;
     this.#notify();
   }
 
@@ -59,7 +76,10 @@ export class BodyChannel implements AsyncIterator<Uint8Array> {
         this.#handedOut = pending;
         return { done: false, value: pending.chunk };
       }
-      if (this.#ended) return { done: true, value: undefined };
+      if (this.#ended || this.#drained?.()) {
+        this.#completed = true;
+        return { done: true, value: undefined };
+      }
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
   }

@@ -11,6 +11,8 @@ export interface ResponseEvents {
   head(status: string, headers: Header[]): void;
   /** One diagnostic line for `tsgi.errors`. */
   log(line: string): void;
+  /** The handler called `end()`: nothing more will be written after what is already on its way. */
+  ended(): void;
 }
 
 // The methods overridden below; see the constructor.
@@ -112,8 +114,11 @@ export class BridgeServerResponse extends ServerResponse {
       callback = encoding;
       encoding = undefined;
     }
-    if (!this.headersSent && !this.writableEnded) this.#implicitContentLength(chunk, encoding);
-    return super.end(chunk as string, encoding as BufferEncoding, callback as () => void);
+    const ending = !this.writableEnded;
+    if (!this.headersSent && ending) this.#implicitContentLength(chunk, encoding);
+    super.end(chunk as string, encoding as BufferEncoding, callback as () => void);
+    if (ending && this.writableEnded) this.#events.ended();
+    return this;
   }
 
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {

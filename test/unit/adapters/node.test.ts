@@ -225,4 +225,25 @@ describe('fromNodeHandler: cost per request (issue 13)', () => {
     expect(response.text).toBe('ok');
     expect(reads).toBe(0);
   });
+
+  it("ends the body when the handler's end() has been handed out, not a tick later at 'finish' (one FastCGI write)", async () => {
+    const events: string[] = [];
+    const app = fromNodeHandler((_req, res) => {
+      res.on('finish', () => events.push('finish'));
+      res.on('close', () => events.push('close'));
+      res.end('hello');
+    });
+    const body = (await app(createTestEnviron(), () => () => Promise.resolve())) as AsyncIterable<Uint8Array> & {
+      close(): void;
+    };
+    const iterator = body[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    expect(Buffer.from(first.value as Uint8Array).toString()).toBe('hello');
+    const last = await iterator.next();
+    events.push(last.done === true ? 'done' : 'chunk');
+    body.close();
+    await tick();
+    // The driver gets the end with the last chunk (one write); the handler still sees 'finish' before 'close'.
+    expect(events).toEqual(['done', 'finish', 'close']);
+  });
 });
