@@ -21,3 +21,5 @@ export { createInput, type InputOptions } from './shared/input.js';
 export { bytesToLatin1, latin1ToBytes, utf8View } from './shared/encoding.js';
 export { runApplication, type RunOptions } from './shared/respond.js';
 export { serveRequest, type FrontEndRequest } from './shared/serve-request.js';
+// A front end's lazy tsgi.signal (FrontEndRequest.cancellation, RunOptions.cancellation).
+export { LazyCancellation, type Cancellation } from './shared/cancellation.js';

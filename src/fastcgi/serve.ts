@@ -337,8 +337,10 @@ async function serveWorker(
   const running = controlled(server, options.log, timeoutMs, true);
   onStop = (abort) =>
     abort ? running.abort('asked by the primary') : running.stopAndExit('asked by the primary');
-  // The primary is gone (killed): do not linger as an orphan holding the sockets.
+  // The primary is gone (killed): do not linger as an orphan holding the sockets. It may have gone while this
+  // worker was still loading the app, before this listener existed, so the channel is checked once as well.
   process.on('disconnect', () => running.stopAndExit('primary gone'));
+  if (!process.connected) running.stopAndExit('primary gone');
   // An app that calls process.exit() or throws where nothing catches it ends the worker: say what that cost.
   process.on('exit', (code) => {
     if (running.isStopping) return;

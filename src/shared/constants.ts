@@ -31,3 +31,10 @@ export function isBodilessStatus(code: number): boolean {
 export const INTERNAL_ERROR_STATUS = '500 Internal Server Error';
 /** Short and fixed on purpose: diagnostics go to `tsgi.errors`, never to the client (wsgiref `error_output`). */
 export const INTERNAL_ERROR_BODY = 'Internal Server Error\n';
+
+/**
+ * The page of a request that is the client's fault (RFC 9110 §15.5.1): one the server cannot turn into an
+ * environ (every front end, issue 9), or a body cut short (ERR_BODY_TRUNCATED). The reason goes to the log only.
+ */
+export const BAD_REQUEST_STATUS = '400 Bad Request';
+export const BAD_REQUEST_BODY = 'Bad Request\n';

@@ -1,8 +1,13 @@
 // One request's response state for the driver: startResponse/write rules, the lazy head, sink calls, error page.
-import { INTERNAL_ERROR_BODY, INTERNAL_ERROR_STATUS, isBodilessStatus } from './constants.js';
+import {
+  BAD_REQUEST_BODY,
+  BAD_REQUEST_STATUS,
+  INTERNAL_ERROR_BODY,
+  INTERNAL_ERROR_STATUS,
+  isBodilessStatus,
+} from './constants.js';
 import { RequestError, TsgiError, ValidationError } from './errors.js';
-import { isFinalStatus, normalizeStatus, parseStatus, validateHeaders } from './headers.js';
-import { decimalLength } from './input.js';
+import { declaredLength, isFinalStatus, normalizeStatus, parseStatus, validateHeaders } from './headers.js';
 import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
 import { signalCancellation, type Cancellation } from './cancellation.js';
 import { isThenable } from './thenable.js';
@@ -355,10 +360,6 @@ export class Exchange {
   }
 }
 
-// A body cut short by the client (ERR_BODY_TRUNCATED) is the client's fault: RFC 9110 §15.5.1.
-const BAD_REQUEST_STATUS = '400 Bad Request';
-const BAD_REQUEST_BODY = 'Bad Request\n';
-
 // What write() returns for a chunk that went out at once (one promise for all of them: it carries nothing).
 const SENT: Promise<void> = Promise.resolve();
 
@@ -374,16 +375,6 @@ function transportError(error: unknown): Disconnect {
   return new Disconnect('ERR_TRANSPORT', 'tsgi: the transport failed while sending the response', {
     cause: error,
   });
-}
-
-// The Content-Length an app declared; the same plain-decimal rule as CONTENT_LENGTH (RFC 9110 §8.6).
-function declaredLength(value: string): number {
-  const length = decimalLength(value);
-  if (length !== undefined) return length;
-  throw new ValidationError(
-    'ERR_CONTENT_LENGTH',
-    `tsgi: Content-Length ${JSON.stringify(value)} is not a decimal byte count; send the body's length in bytes`,
-  );
 }
 
 function notBytes(chunk: unknown): ValidationError {

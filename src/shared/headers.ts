@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { HOP_BY_HOP_HEADERS } from './constants.js';
 import { ValidationError } from './errors.js';
+import { decimalLength } from './input.js';
 import type { Header } from './types.js';
 
 export { HOP_BY_HOP_HEADERS } from './constants.js';
@@ -49,6 +50,16 @@ export function parseStatus(status: unknown): number {
     );
   }
   return Number(match[1]);
+}
+
+/** The Content-Length an app declared; the same plain-decimal rule as CONTENT_LENGTH (RFC 9110 §8.6). */
+export function declaredLength(value: string): number {
+  const length = decimalLength(value);
+  if (length !== undefined) return length;
+  throw new ValidationError(
+    'ERR_CONTENT_LENGTH',
+    `tsgi: Content-Length ${JSON.stringify(value)} is not a decimal byte count; send the body's length in bytes`,
+  );
 }
 
 /**

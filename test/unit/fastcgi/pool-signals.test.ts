@@ -1,7 +1,7 @@
 // `tsgi fastcgi` flags and signals of the pool (issue 10): a second stop signal, --check, the renamed flag,
 // --help with every limit's default, SIGHUP in one process.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -97,4 +97,54 @@ describe('tsgi fastcgi pool flags and signals', () => {
     await listener.waitForLog(/SIGHUP ignored: reloading needs a pool/);
     expect(listener.child.exitCode).toBeNull();
   });
+
+  it('a worker whose primary was killed while the worker was still loading the app exits (no orphan)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-orphan-'));
+    dirs.push(dir);
+    // The worker's disconnect can happen before it listens; it must still notice and exit.
+    writeFileSync(
+      join(dir, 'slow-load.mjs'),
+      'if (process.env.TSGI_SLOW_WORKER) await new Promise((r) => setTimeout(r, 1500));\n' +
+        "process.env.TSGI_SLOW_WORKER = '1';\n" +
+        "export default (e, sr) => { sr('200 OK', []); return []; };\n",
+    );
+    const primary = spawn(
+      process.execPath,
+      [TSGI_BIN, 'fastcgi', join(dir, 'slow-load.mjs'), '--listen', '127.0.0.1:0', '--workers', '2'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const childrenOf = (pid: number): number[] =>
+      readdirSync('/proc')
+        .filter((name) => /^\d+$/.test(name))
+        .filter((name) => {
+          try {
+            return Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]) === pid;
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+    let workers: number[] = [];
+    for (let i = 0; i < 100 && workers.length < 2; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      workers = childrenOf(primary.pid ?? 0);
+    }
+    expect(workers).toHaveLength(2);
+    primary.kill('SIGKILL');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 100 && workers.some(alive); i++)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    const orphans = workers.filter(alive);
+    for (const pid of orphans) process.kill(pid, 'SIGKILL');
+    expect(orphans).toEqual([]);
+  }, 30_000);
 });
