@@ -71,7 +71,8 @@ class NodeBridge {
       log: (line) => environ['tsgi.errors'].write(line),
       // Once every byte the handler wrote has reached the channel (the socket holds none back), the body is
       // complete: one FastCGI write for the last chunk and END_REQUEST instead of two (issue 13).
-      ended: () => this.#channel.endWhenDrained(() => this.#socket.writableLength === 0),
+      // A destroyed socket (the request failed under the handler) takes no more bytes: then 'finish' decides.
+      ended: () => this.#channel.endWhenDrained(() => !this.#socket.destroyed && this.res.writableFinished),
     });
     environs.set(this.req, environ);
     this.res.once('finish', () => {
