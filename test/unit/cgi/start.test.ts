@@ -119,9 +119,13 @@ describe.each<Front>(['cgi', 'run', 'built'])('CGI start sequence: %s', (front) 
       body: 'only 19 bytes here.',
     });
     expect(result.status, result.stderr).toBe(500);
-    expect(result.stderr).toContain(
-      'POST /cgi-bin/app/x: the application never finished its response and nothing is left to wait for',
+    // Node 20's IncomingMessage does not emit 'aborted' when the bridge destroys it for the short body, so
+    // Express waits until the event loop empties; Node 24's does, so Express's error ends the response first.
+    // Either way the client gets a 500 and the log names the request.
+    expect(result.stderr).toMatch(
+      /POST \/cgi-bin\/app\/x: (the application never finished its response and nothing is left to wait for|Error: tsgi adapters\/node: the response was closed before it ended)/,
     );
-    expect(result.exitCode).toBe(1);
+    // An unfinished request is a failure of the process (1); an app error answered with a 500 is not (0).
+    expect(result.exitCode).toBe(/never finished/.test(result.stderr) ? 1 : 0);
   });
 });
