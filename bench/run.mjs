@@ -17,7 +17,9 @@ if (unknown.length > 0) {
 let failed = 0;
 for (const name of wanted.length > 0 ? wanted : all) {
   console.log(`\n## ${name}\n`);
-  const result = spawnSync(process.execPath, [new URL(`${name}.bench.mjs`, dir).pathname], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, [new URL(`${name}.bench.mjs`, dir).pathname], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) failed += 1;
 }
 process.exit(failed === 0 ? 0 : 1);

@@ -71,9 +71,13 @@ if (existsSync('src/cli/cgi-entry.ts')) {
   });
 }
 if (!jsOnly) {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out],
+    {
+      stdio: 'inherit',
+    },
+  );
 }
 const old = `dist.old-${process.pid}`;
 try {

@@ -29,7 +29,11 @@ const EXAMPLES: Record<string, Record<string, string>> = {
   },
   'apache-proxy-fcgi.conf': { MOUNT: '/app', FASTCGI_HOST: '127.0.0.1', FASTCGI_PORT: '9000' },
   'lighttpd-fastcgi-binpath.conf': { MOUNT: '/app', SOCKET: '/run/lighttpd/tsgi.sock', COMMAND },
-  'apache-fcgid-wrapper.conf': { MOUNT: '/app', IPC_DIR: '/run/apache2/fcgid', WRAPPER: '/srv/app/tsgi-wrapper' },
+  'apache-fcgid-wrapper.conf': {
+    MOUNT: '/app',
+    IPC_DIR: '/run/apache2/fcgid',
+    WRAPPER: '/srv/app/tsgi-wrapper',
+  },
 };
 
 // The recipe without its leading comment block (which says how to install it, not what to write).
