@@ -1,13 +1,12 @@
 // tsgi/adapters/node: Node `(req, res)` handlers (Express, Koa, Connect, Fastify) as tsgi apps (the other way,
 // a tsgi app as a node:http listener, is toNodeHandler in tsgi/http).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decimalLength } from '../shared/input.js';
 import { isThenable } from '../shared/thenable.js';
 import type { Application, Body, Environ, Header, StartResponse } from '../shared/types.js';
-import { BodyChannel } from './_node/body-channel.js';
+import { BodyChannel, type ChannelOwner, type WriteCallback } from './_node/body-channel.js';
 import { BridgeIncomingMessage } from './_node/incoming.js';
-import { BridgeServerResponse } from './_node/response.js';
-import { BridgeSocket, type SocketEndpoints } from './_node/socket.js';
+import { BridgeServerResponse, type ResponseOwner } from './_node/response.js';
+import { BridgeSocket, type SocketOwner } from './_node/socket.js';
 
 /**
  * A `node:http` request listener: an Express app, `koaApp.callback()`, a Connect app, `fastify.routing`.
@@ -25,72 +24,46 @@ export function getEnviron(req: IncomingMessage): Environ | undefined {
   return environs.get(req);
 }
 
-function endpointsOf(environ: Environ): SocketEndpoints {
-  // A port is plain decimal digits (the shared CONTENT_LENGTH rule) up to 65535 (RFC 793 §3.1: 16 bits); a
-  // server-set REMOTE_PORT like "99999999999999999999" would otherwise show as 1e20 on req.socket.
-  const port = (name: string): number | undefined => {
-    const value = environ[name];
-    const digits = typeof value === 'string' ? decimalLength(value) : undefined;
-    return digits !== undefined && digits <= 0xffff ? digits : undefined;
-  };
-  const address = (name: string): string | undefined => {
-    const value = environ[name];
-    return typeof value === 'string' && value !== '' ? value : undefined;
-  };
-  return {
-    remoteAddress: address('REMOTE_ADDR'),
-    remotePort: port('REMOTE_PORT'),
-    localAddress: address('SERVER_ADDR'),
-    localPort: port('SERVER_PORT'),
-    encrypted: environ['tsgi.url_scheme'] === 'https',
-  };
+// Errors of the socket reach the handler as 'close'/'aborted' on req and res, as on node:http (whose server
+// listens for them too); unheard, an 'error' event would end the whole process.
+function ignore(): void {}
+
+function emitDrain(res: BridgeServerResponse): void {
+  res.drain();
 }
 
-/** One request through a Node handler: the fake socket, the request and response, and the body they produce. */
-class NodeBridge {
+// 'finish' (Node's own callback of its last socket write), then 'close' as node:http emits it after a response.
+function finishAndClose(bridge: NodeBridge): void {
+  bridge.finishAndClose();
+}
+
+/**
+ * One request through a Node handler: the fake socket, the request and response, and the body they produce.
+ * It is the owner the socket, the response and the body channel report to (methods, not closures: issue 13).
+ */
+class NodeBridge implements ChannelOwner, SocketOwner, ResponseOwner {
   readonly #environ: Environ;
   readonly #startResponse: StartResponse;
-  readonly #channel = new BodyChannel();
+  readonly #channel: BodyChannel;
   readonly #socket: BridgeSocket;
   readonly req: BridgeIncomingMessage;
   readonly res: BridgeServerResponse;
+  framing = false;
+  // The callbacks of Node's own last socket write (what emits 'finish'): run once the body is delivered.
+  #finishCallbacks: WriteCallback[] | undefined;
   #done = false;
-  // 'finish' was emitted (writableFinished turns true earlier, as soon as the last write is handed over).
-  #finished = false;
+  // The response is over (delivered or aborted): the bridge destroys the socket itself from here on.
+  #over = false;
 
   constructor(environ: Environ, startResponse: StartResponse) {
     this.#environ = environ;
     this.#startResponse = startResponse;
-    this.#socket = new BridgeSocket(endpointsOf(environ), (chunk, done) => this.#channel.push(chunk, done));
-    // Errors of the socket reach the handler as 'close'/'aborted' on req and res, as on node:http (whose server
-    // listens for them too); unheard, an 'error' event would end the whole process.
-    this.#socket.on('error', () => undefined);
+    this.#channel = new BodyChannel(this);
+    this.#socket = new BridgeSocket(environ, this);
+    this.#socket.on('error', ignore);
     this.req = new BridgeIncomingMessage(this.#socket, environ);
-    this.res = new BridgeServerResponse(this.req, this.#socket, {
-      head: (status, headers) => this.#head(status, headers),
-      log: (line) => environ['tsgi.errors'].write(line),
-      // Once every byte the handler wrote has reached the channel (the socket holds none back), the body is
-      // complete: one FastCGI write for the last chunk and END_REQUEST instead of two (issue 13).
-      // A destroyed socket (the request failed under the handler) takes no more bytes: then 'finish' decides.
-      ended: () => this.#channel.endWhenDrained(() => !this.#socket.destroyed && this.res.writableFinished),
-    });
+    this.res = new BridgeServerResponse(this.req, this.#socket, this);
     environs.set(this.req, environ);
-    this.res.once('finish', () => {
-      this.#finished = true;
-      this.#channel.end();
-    });
-    this.res.once('close', () => {
-      // Closed before finishing: the handler destroyed the request or the response (node:http resets the
-      // connection then), or the client went away. Either way the response is cut off here.
-      if (!this.res.writableFinished) this.#channel.fail(prematureClose());
-    });
-    // node:http throws a write-after-end or similar at the handler as an 'error' event on `res`; unheard it would
-    // end the process and every other request with it. One log line, the response is cut off.
-    this.res.on('error', (error: Error) => {
-      environ['tsgi.errors'].write(`tsgi adapters/node: response error: ${error.message}\n`);
-      // A write after end() changes nothing that was sent; anything else breaks the response.
-      if (!this.res.writableEnded) this.#channel.fail(error);
-    });
     // No listener on tsgi.signal: reading it would create an AbortSignal per request (front ends make it only
     // when read), and the response driver already closes the body as soon as the client goes away.
   }
@@ -103,13 +76,25 @@ class NodeBridge {
     } catch (error) {
       this.#handlerFailed(error);
     }
-    return {
-      [Symbol.asyncIterator]: () => this.#channel,
-      close: () => this.#close(),
-    };
+    return new NodeBody(this, this.#channel);
   }
 
-  #head(status: string, headers: Header[]): void {
+  /** The body's close(): the driver is done with the response, complete or not. */
+  close(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#channel.completed) return;
+    // The client went away (the driver closed the body) or the server stopped the response early: what
+    // node:http does when the connection closes under a request. The socket closes (so `res` emits 'close'),
+    // the request is destroyed with ECONNRESET "aborted" (so it emits 'aborted' when incomplete, then 'close'),
+    // and later writes go nowhere.
+    this.#over = true;
+    this.#channel.close();
+    this.#socket.destroy();
+    if (!this.req.destroyed) this.req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+  }
+
+  head(status: string, headers: Header[]): void {
     try {
       this.#startResponse(status, headers);
     } catch (error) {
@@ -118,40 +103,94 @@ class NodeBridge {
     }
   }
 
+  body(chunk: Uint8Array, callback: WriteCallback | undefined): boolean {
+    this.#socket.bytesWritten += chunk.byteLength;
+    return this.#channel.push(chunk, callback);
+  }
+
+  ended(): void {
+    this.#channel.end();
+  }
+
+  failed(error: Error): void {
+    this.log(`tsgi adapters/node: response error: ${error.message}\n`);
+    // A write after end() changes nothing that was sent; anything else breaks the response.
+    if (!this.res.writableEnded) this.#channel.fail(error);
+  }
+
+  log(line: string): void {
+    this.#environ['tsgi.errors'].write(line);
+  }
+
+  socketWrite(
+    chunk: Uint8Array | string,
+    encoding: BufferEncoding | undefined,
+    callback?: WriteCallback,
+  ): boolean {
+    if (this.framing) {
+      // The head text of Node's end() or flushHeaders(): the head went to startResponse already.
+      if (callback) {
+        if (this.#channel.completed) process.nextTick(callback);
+        else (this.#finishCallbacks ??= []).push(callback);
+      }
+      return true;
+    }
+    // The handler writing to res.socket itself: body bytes.
+    return this.body(typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk, callback);
+  }
+
+  socketDestroyed(): void {
+    if (this.#over) return;
+    this.#over = true;
+    // Destroyed under the handler (req.destroy(), res.destroy()) before it ended the response: node:http resets
+    // the connection then; the response is cut off here.
+    if (!this.res.writableEnded) this.#channel.fail(prematureClose());
+  }
+
+  drained(): void {
+    process.nextTick(emitDrain, this.res);
+  }
+
+  delivered(): void {
+    this.#over = true;
+    process.nextTick(finishAndClose, this);
+  }
+
+  /** See the module function of that name. */
+  finishAndClose(): void {
+    const callbacks = this.#finishCallbacks;
+    this.#finishCallbacks = undefined;
+    if (callbacks) for (const callback of callbacks) callback();
+    // After a complete response node:http lets the connection go on; here it is over, and 'close' follows
+    // 'finish' on `res` as it does there.
+    this.#socket.destroy();
+  }
+
   #handlerFailed(error: unknown): void {
     if (this.res.writableFinished || this.#done) {
-      this.#environ['tsgi.errors'].write(
-        `tsgi adapters/node: the handler failed after its response ended: ${String(error)}\n`,
-      );
+      this.log(`tsgi adapters/node: the handler failed after its response ended: ${String(error)}\n`);
       return;
     }
     this.#channel.fail(error);
   }
+}
 
-  // The client went away (the driver closed the body) or the server stopped the response early: what node:http does when the
-  // connection closes under a request. The socket closes (so `res` emits 'close'), the request is destroyed
-  // with ECONNRESET "aborted" (so it emits 'aborted' when incomplete, then 'close'), and later writes go nowhere.
-  readonly #abort = (): void => {
-    this.#channel.close();
-    this.#socket.destroy();
-    if (!this.req.destroyed) this.req.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-  };
+/** The body the driver iterates: the channel's chunks; close() goes to the bridge. */
+class NodeBody implements AsyncIterable<Uint8Array> {
+  readonly #bridge: NodeBridge;
+  readonly #channel: BodyChannel;
 
-  #close(): void {
-    if (this.#done) return;
-    this.#done = true;
-    if (!this.res.writableFinished && !this.#channel.completed) {
-      this.#abort();
-      return;
-    }
-    // After a complete response node:http lets the connection go on; here it is over, and 'close' follows
-    // 'finish' on `res` as it does there.
-    this.#channel.close();
-    // The body was complete before Node's 'finish' (endWhenDrained): 'close' still follows 'finish'. Not from
-    // inside 'finish': Node emits it from the socket's write callback, and a socket destroyed there makes the
-    // stream create an ERR_STREAM_DESTROYED error (a stack trace) for every request.
-    if (this.#finished) this.#socket.destroy();
-    else this.res.once('finish', () => process.nextTick(() => this.#socket.destroy()));
+  constructor(bridge: NodeBridge, channel: BodyChannel) {
+    this.#bridge = bridge;
+    this.#channel = channel;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.#channel;
+  }
+
+  close(): void {
+    this.#bridge.close();
   }
 }
 
@@ -207,10 +246,14 @@ export interface FastifyLike {
  */
 export function fromFastify(fastify: FastifyLike): Application {
   let ready: Promise<unknown> | undefined;
+  let isReady = false;
   const application = fromNodeHandler((req, res) => fastify.routing(req, res));
-  return async (environ, startResponse) => {
-    ready ??= Promise.resolve(fastify.ready());
+  const whenReady = async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
+    ready ??= Promise.resolve(fastify.ready()).then(() => (isReady = true));
     await ready;
     return application(environ, startResponse);
   };
+  // Once ready, each request goes straight to the bridge: no promise for the driver to await (issue 13).
+  return (environ, startResponse) =>
+    isReady ? application(environ, startResponse) : whenReady(environ, startResponse);
 }

@@ -1,103 +1,152 @@
-// The response body between a push side (socket writes) and a pull side (the tsgi body iterator), one chunk deep.
+// The response body between a push side (the handler's writes) and a pull side (the tsgi body iterator).
 
-interface Pending {
-  readonly chunk: Uint8Array;
-  readonly done: (error?: Error | null) => void;
+/** Called once a written chunk has been taken by the front end (or dropped), as a socket write callback is. */
+export type WriteCallback = (error?: Error | null) => void;
+
+/** What the channel tells the bridge; methods, not closures, so a request allocates no functions for them. */
+export interface ChannelOwner {
+  /** The queued bytes fell below the high-water mark after a push had said they were above it. */
+  drained(): void;
+  /** The handler ended the response and every chunk has been taken: the body is complete. */
+  delivered(): void;
 }
 
+// net.Socket's writable highWaterMark: res.write() returns false above it, as it does on node:http.
+const HIGH_WATER_MARK = 16 * 1024;
+const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
+
 /**
- * Socket writes are pushed in with a completion callback; the tsgi server pulls them as a body iterator. A
- * chunk's callback runs only when the server asks for the next chunk (it has written this one), so Node's own
- * write back-pressure (`res.write()` returning false, 'drain') follows the front end's pace. After `close()`
+ * Chunks are pushed with an optional completion callback; the tsgi server pulls them as a body iterator. A
+ * chunk counts as written when the server asks for the next one (it has written this one): then its callback
+ * runs, and `push()` returning false and the owner's `drained()` follow the front end's pace as a socket's
+ * write() and 'drain' do. A chunk already queued is handed out at once, without waiting a tick. After `close()`
  * every push is dropped: nothing reaches the transport once the response is over or the client is gone.
  */
 export class BodyChannel implements AsyncIterator<Uint8Array> {
-  #queue: Pending[] = [];
-  #handedOut: Pending | undefined;
+  readonly #owner: ChannelOwner;
+  #queue: Uint8Array[] = [];
+  #callbacks: (WriteCallback | undefined)[] | undefined;
+  #queuedBytes = 0;
+  #handedOut: Uint8Array | undefined;
+  #handedOutCallback: WriteCallback | undefined;
+  #full = false;
   #ended = false;
   #closed = false;
-  #failure: { error: unknown } | undefined;
-  #wake: (() => void) | undefined;
-  #drained: (() => boolean) | undefined;
   #completed = false;
+  #failure: { error: unknown } | undefined;
+  #waiting:
+    ((step: IteratorResult<Uint8Array> | PromiseLike<IteratorResult<Uint8Array>>) => void) | undefined;
+
+  constructor(owner: ChannelOwner) {
+    this.#owner = owner;
+  }
 
   /** True once the iterator ended because the whole response was handed out (not closed, not failed). */
   get completed(): boolean {
     return this.#completed;
   }
 
-  push(chunk: Uint8Array, done: (error?: Error | null) => void): void {
-    if (this.#closed || this.#ended || this.#failure) {
-      done();
-      return;
-    }
-    this.#queue.push({ chunk, done });
-    this.#notify();
+  /** True once no more chunks are taken (ended by the handler, closed or failed). */
+  get shut(): boolean {
+    return this.#ended || this.#closed || this.#failure !== undefined;
   }
 
-  /** The response finished: the iterator ends once the queue is drained. */
+  /** Queues a chunk; false when the queue is at its high-water mark (the writer should wait for drained()). */
+  push(chunk: Uint8Array, callback?: WriteCallback): boolean {
+    if (this.shut) {
+      if (callback) process.nextTick(callback);
+      return false;
+    }
+    this.#queue.push(chunk);
+    if (callback !== undefined || this.#callbacks !== undefined) {
+      this.#callbacks ??= new Array<WriteCallback | undefined>(this.#queue.length - 1).fill(undefined);
+      this.#callbacks.push(callback);
+    }
+    this.#queuedBytes += chunk.byteLength;
+    this.#notify();
+    if (this.#queuedBytes < HIGH_WATER_MARK) return true;
+    this.#full = true;
+    return false;
+  }
+
+  /** The handler ended the response: the iterator ends once the queue is drained. */
   end(): void {
     this.#ended = true;
     this.#notify();
   }
 
-  /**
-   * The handler ended the response: the iterator may end as soon as the queue is empty and `drained()` says
-   * no write is still on its way, without waiting for 'finish' (which Node emits a tick after the last write
-   * completes). The driver then sends the last chunk and the end of the response in one socket write.
-   */
-  endWhenDrained(drained: () => boolean): void {
-    this.#drained = drained;
-    this.#notify();
-  }
-
   /** The response failed: the iterator throws `error` (before the queued chunks: they belong to a broken body). */
   fail(error: unknown): void {
-    if (this.#failure || this.#closed) return;
+    if (this.#failure || this.#closed || this.#completed) return;
     this.#failure = { error };
     this.#notify();
   }
 
   /** Stops for good: pending writes complete (their bytes are dropped) and later pushes are ignored. */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#release();
-    for (const pending of this.#queue.splice(0)) pending.done();
+    const callbacks = this.#callbacks;
+    this.#queue = [];
+    this.#callbacks = undefined;
+    this.#queuedBytes = 0;
+    if (callbacks) for (const callback of callbacks) if (callback) process.nextTick(callback);
     this.#notify();
   }
 
-  async next(): Promise<IteratorResult<Uint8Array>> {
+  next(): Promise<IteratorResult<Uint8Array>> {
     this.#release();
-    while (true) {
-      if (this.#failure) throw this.#failure.error;
-      if (this.#closed) return { done: true, value: undefined };
-      const pending = this.#queue.shift();
-      if (pending) {
-        this.#handedOut = pending;
-        return { done: false, value: pending.chunk };
-      }
-      if (this.#ended || this.#drained?.()) {
-        this.#completed = true;
-        return { done: true, value: undefined };
-      }
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
+    const step = this.#step();
+    if (step !== undefined) return step;
+    return new Promise((resolve) => (this.#waiting = resolve));
   }
 
   async return(): Promise<IteratorResult<Uint8Array>> {
     this.close();
-    return { done: true, value: undefined };
+    return DONE;
   }
 
+  // The next step if there is one now, else undefined (the iterator waits for a push, an end or a failure).
+  #step(): Promise<IteratorResult<Uint8Array>> | undefined {
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    if (this.#closed) return Promise.resolve(DONE);
+    const chunk = this.#queue.shift();
+    if (chunk !== undefined) {
+      this.#handedOut = chunk;
+      this.#handedOutCallback = this.#callbacks?.shift();
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.#ended) {
+      this.#completed = true;
+      this.#owner.delivered();
+      return Promise.resolve(DONE);
+    }
+    return undefined;
+  }
+
+  // The chunk handed out last has been written: its callback, then 'drain' when the queue emptied enough.
   #release(): void {
-    const handedOut = this.#handedOut;
+    const chunk = this.#handedOut;
+    if (chunk === undefined) return;
     this.#handedOut = undefined;
-    handedOut?.done();
+    this.#queuedBytes -= chunk.byteLength;
+    const callback = this.#handedOutCallback;
+    this.#handedOutCallback = undefined;
+    // As a socket calls write callbacks: never from inside the writer's own call (here: the server's next()).
+    if (callback) process.nextTick(callback);
+    if (this.#full && this.#queuedBytes < HIGH_WATER_MARK && !this.#closed) {
+      this.#full = false;
+      this.#owner.drained();
+    }
   }
 
   #notify(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
+    const waiting = this.#waiting;
+    if (waiting === undefined) return;
+    const step = this.#step();
+    if (step === undefined) return;
+    this.#waiting = undefined;
+    waiting(step);
   }
 }

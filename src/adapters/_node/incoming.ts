@@ -16,7 +16,8 @@ const BODYLESS_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
  * of buffering it (the readable keeps at most its highWaterMark, 16 KiB, ahead of the handler).
  */
 export class BridgeIncomingMessage extends IncomingMessage {
-  readonly #input: AsyncIterator<Uint8Array>;
+  readonly #environ: Environ;
+  #input: AsyncIterator<Uint8Array> | undefined;
   #reading = false;
   // The body was refused (limitBody's 413), the client is still there: fail the request, keep the response.
   #refused = false;
@@ -30,12 +31,20 @@ export class BridgeIncomingMessage extends IncomingMessage {
     if (environ.SCRIPT_NAME !== '') {
       // Express's convention for a mounted app (router `handle` keeps both when set): the mount point and the
       // untouched target, so redirects and `req.originalUrl` stay right under a cgi-bin path.
-      Object.assign(this, { baseUrl: environ.SCRIPT_NAME, originalUrl: target.original });
+      const mounted = this as unknown as { baseUrl: string; originalUrl: string };
+      mounted.baseUrl = environ.SCRIPT_NAME;
+      mounted.originalUrl = target.original;
     }
-    const protocol = PROTOCOL.exec(environ.SERVER_PROTOCOL);
-    this.httpVersionMajor = protocol ? Number(protocol[1]) : 1;
-    this.httpVersionMinor = protocol ? Number(protocol[2] ?? 0) : 0;
-    this.httpVersion = `${this.httpVersionMajor}.${this.httpVersionMinor}`;
+    if (environ.SERVER_PROTOCOL === 'HTTP/1.1') {
+      this.httpVersionMajor = 1;
+      this.httpVersionMinor = 1;
+      this.httpVersion = '1.1';
+    } else {
+      const protocol = PROTOCOL.exec(environ.SERVER_PROTOCOL);
+      this.httpVersionMajor = protocol ? Number(protocol[1]) : 1;
+      this.httpVersionMinor = protocol ? Number(protocol[2] ?? 0) : 0;
+      this.httpVersion = `${this.httpVersionMajor}.${this.httpVersionMinor}`;
+    }
     this.rawHeaders = rawHeadersOf(environ);
     const headers: Record<string, string> = {};
     for (let i = 0; i < this.rawHeaders.length; i += 2) {
@@ -54,7 +63,8 @@ export class BridgeIncomingMessage extends IncomingMessage {
       headers['transfer-encoding'] = 'chunked';
     }
     this.headers = headers;
-    this.#input = environ['tsgi.input'][Symbol.asyncIterator]();
+    // The input's iterator is opened on the first read: most requests have no body to read.
+    this.#environ = environ;
     // Express replaces the prototype of `req` with its own (`app.request`, derived from IncomingMessage): as an
     // own property, the reader survives that, as the Readable constructor's `read` option would set it.
     this._read = BridgeIncomingMessage.prototype._read;
@@ -76,6 +86,7 @@ export class BridgeIncomingMessage extends IncomingMessage {
   #pull(): void {
     if (this.#reading || this.complete) return;
     this.#reading = true;
+    this.#input ??= this.#environ['tsgi.input'][Symbol.asyncIterator]();
     this.#input.next().then(
       (step) => {
         this.#reading = false;

@@ -2,26 +2,32 @@
 import { ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 import { HOP_BY_HOP_HEADERS } from '../../shared/constants.js';
 import type { Header } from '../../shared/types.js';
+import type { WriteCallback } from './body-channel.js';
 import type { BridgeIncomingMessage } from './incoming.js';
 import type { BridgeSocket } from './socket.js';
 
 /** What the response tells the bridge. */
-export interface ResponseEvents {
+export interface ResponseOwner {
+  /** True while ServerResponse itself writes to the socket (inside `end()` and `flushHeaders()`). */
+  framing: boolean;
   /** The head is final (Node calls `writeHead` itself before the first body byte, for an implicit head too). */
   head(status: string, headers: Header[]): void;
-  /** One diagnostic line for `tsgi.errors`. */
-  log(line: string): void;
+  /** One body chunk; false when the front end has not taken enough yet (write() then returns false). */
+  body(chunk: Uint8Array, callback: WriteCallback | undefined): boolean;
   /** The handler called `end()`: nothing more will be written after what is already on its way. */
   ended(): void;
+  /** Node reported an error on `res` (a write after end). */
+  failed(error: Error): void;
+  /** One diagnostic line for `tsgi.errors`. */
+  log(line: string): void;
 }
 
 // The methods overridden below; see the constructor.
 const OVERRIDES = [
   'writeHead',
-  'setHeader',
-  'appendHeader',
   'end',
   'write',
+  'flushHeaders',
   'addTrailers',
   'writeContinue',
   'writeProcessing',
@@ -31,10 +37,6 @@ const OVERRIDES = [
 type HeadersArgument =
   OutgoingHttpHeaders | OutgoingHttpHeader[] | readonly (readonly [string, OutgoingHttpHeader])[];
 
-function isTransferEncoding(name: unknown): boolean {
-  return typeof name === 'string' && name.toLowerCase() === 'transfer-encoding';
-}
-
 function byteLength(chunk: unknown, encoding: unknown): number | undefined {
   if (typeof chunk === 'string') {
     return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
@@ -43,25 +45,39 @@ function byteLength(chunk: unknown, encoding: unknown): number | undefined {
   return undefined;
 }
 
+const isWritable = (chunk: unknown): chunk is string | Uint8Array =>
+  typeof chunk === 'string' || chunk instanceof Uint8Array;
+
+// node:http throws a write-after-end at the handler as an 'error' event on `res`; unheard it would end the
+// process and every other request with it. One function for every response (no closure per request).
+function onError(this: BridgeServerResponse, error: Error): void {
+  this.owner.failed(error);
+}
+
 /**
  * A `ServerResponse` on a {@link BridgeSocket}, through public API only (no `_header`, `_storeHeader` or other
  * underscore member, which change between Node versions and which node-fastcgi and light-my-request depend on).
  * Every head goes through the public `writeHead` (Node's implicit head calls it too), so that is where status
- * and headers are read, with `getRawHeaderNames`/`getHeader`. The body reaches the socket unframed:
- * chunked encoding is off and a `Transfer-Encoding` set by the handler is dropped (it would make Node frame it).
+ * and headers are read, with `getRawHeaderNames`/`getHeaders`. Body bytes go from `write`/`end` to the bridge
+ * as they are (issue 13: Node's own path renders the head as text, frames, converts strings and queues in the
+ * socket's Writable, all for bytes that are dropped or copied again). `end()` still runs Node's own `end()`
+ * for its state ('prefinish', `writableEnded`, 'finish', end callbacks), whose only socket write is the head
+ * text, which the bridge drops and whose callback it runs when the body has been delivered.
  */
 export class BridgeServerResponse extends ServerResponse {
-  readonly #events: ResponseEvents;
+  readonly owner: ResponseOwner;
   #trailersLogged = false;
   #needDrain = false;
+  // The head says no body: HEAD, 1xx, 204, 304 (RFC 9110 §6.4.1); node:http ignores body writes then.
+  #bodiless = false;
 
-  constructor(req: BridgeIncomingMessage, socket: BridgeSocket, events: ResponseEvents) {
+  constructor(req: BridgeIncomingMessage, socket: BridgeSocket, owner: ResponseOwner) {
     super(req);
-    this.#events = events;
-    // A CGI/FastCGI front end frames the body itself (RFC 3875 §6.3.4 leaves framing to the server); chunk
-    // framing here would end up inside the body. `useChunkedEncodingByDefault` is public (no underscore).
+    this.owner = owner;
+    // A CGI/FastCGI front end frames the body itself (RFC 3875 §6.3.4 leaves framing to the server), and the
+    // head text Node renders is dropped: no chunked framing, no Date (the web server in front dates the
+    // response, RFC 9110 §6.6.1). `useChunkedEncodingByDefault` and `sendDate` are public (no underscore).
     this.useChunkedEncodingByDefault = false;
-    // The web server in front dates the response (RFC 9110 §6.6.1); a second Date header would be a duplicate.
     this.sendDate = false;
     // What node:http does with each accepted connection; it also makes the socket's 'close' emit ours.
     this.assignSocket(socket as never);
@@ -70,12 +86,7 @@ export class BridgeServerResponse extends ServerResponse {
     // reason). Plain assignment of the class's own functions: no bind, so it costs next to nothing per request.
     for (const method of OVERRIDES)
       (this as unknown as Record<string, unknown>)[method] = OWN_METHODS[method];
-    // node:http's server forwards socket 'drain' to the response (socketOnDrain); without a server, we do.
-    socket.on('drain', () => {
-      if (!this.#needDrain || this.destroyed || this.writableFinished) return;
-      this.#needDrain = false;
-      this.emit('drain');
-    });
+    this.on('error', onError);
   }
 
   // The one place a head becomes final. `headers` given here are applied through setHeader/appendHeader first
@@ -90,18 +101,25 @@ export class BridgeServerResponse extends ServerResponse {
     // Throws as on node:http for a bad status code, a bad reason or a second head.
     if (reason === undefined) super.writeHead(statusCode);
     else super.writeHead(statusCode, reason);
-    this.#events.head(`${this.statusCode} ${this.statusMessage}`, this.#collectHeaders());
+    const code = this.statusCode;
+    this.#bodiless = code < 200 || code === 204 || code === 304 || this.req.method === 'HEAD';
+    this.owner.head(`${code} ${this.statusMessage}`, this.#collectHeaders());
     return this;
   }
 
-  override setHeader(name: string, value: number | string | readonly string[]): this {
-    if (isTransferEncoding(name)) return this;
-    return super.setHeader(name, value);
-  }
-
-  override appendHeader(name: string, value: string | readonly string[]): this {
-    if (isTransferEncoding(name)) return this;
-    return super.appendHeader(name, value);
+  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    // What cannot be written (not bytes, after end, destroyed) gets Node's own error, which sends nothing.
+    if (!isWritable(chunk) || this.writableEnded || this.destroyed) {
+      return super.write(chunk as string, encoding as BufferEncoding, callback as () => void);
+    }
+    if (!this.headersSent) this.writeHead(this.statusCode);
+    const ok = this.#send(chunk, encoding, callback as WriteCallback | undefined);
+    if (!ok) this.#needDrain = true;
+    return ok;
   }
 
   // node:http adds `Content-Length` when `end(data)` comes before any head, and `Content-Length: 0` for a bare
@@ -114,26 +132,47 @@ export class BridgeServerResponse extends ServerResponse {
       callback = encoding;
       encoding = undefined;
     }
-    const ending = !this.writableEnded;
-    if (!this.headersSent && ending) this.#implicitContentLength(chunk, encoding);
-    super.end(chunk as string, encoding as BufferEncoding, callback as () => void);
-    if (ending && this.writableEnded) this.#events.ended();
+    const last = chunk === undefined || chunk === null || chunk === '' ? undefined : chunk;
+    if (this.writableEnded || this.destroyed || (last !== undefined && !isWritable(last))) {
+      // Node's own answer (an error for a chunk after end, the callback once finished): nothing is sent.
+      this.owner.framing = true;
+      try {
+        super.end(chunk as string, encoding as BufferEncoding, callback as () => void);
+      } finally {
+        this.owner.framing = false;
+      }
+      return this;
+    }
+    if (!this.headersSent) {
+      this.#implicitContentLength(last, encoding);
+      this.writeHead(this.statusCode);
+    }
+    if (last !== undefined) this.#send(last as string | Uint8Array, encoding, undefined);
+    // Node's own end() writes the head text to the socket (dropped, see the class) and runs its state machine.
+    this.owner.framing = true;
+    try {
+      super.end(callback as () => void);
+    } finally {
+      this.owner.framing = false;
+    }
+    this.owner.ended();
     return this;
   }
 
-  override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
-    const ok = super.write(chunk as string, encoding as BufferEncoding, callback as () => void);
-    if (!ok) this.#needDrain = true;
-    return ok;
+  override flushHeaders(): void {
+    this.owner.framing = true;
+    try {
+      super.flushHeaders();
+    } finally {
+      this.owner.framing = false;
+    }
   }
 
   override addTrailers(_headers: OutgoingHttpHeaders | readonly [string, string][]): void {
     // CGI and FastCGI carry no trailers (RFC 3875 §6.3 has a head and a body only): say so once, lose nothing else.
     if (this.#trailersLogged) return;
     this.#trailersLogged = true;
-    this.#events.log(
-      'tsgi adapters/node: res.addTrailers() ignored: a CGI/FastCGI response has no trailers\n',
-    );
+    this.owner.log('tsgi adapters/node: res.addTrailers() ignored: a CGI/FastCGI response has no trailers\n');
   }
 
   // Interim 1xx responses cannot pass through CGI or FastCGI (one head per response, RFC 3875 §6.2); the web
@@ -143,6 +182,25 @@ export class BridgeServerResponse extends ServerResponse {
   override writeProcessing(): void {}
 
   override writeEarlyHints(): void {}
+
+  /** The front end took enough of the body: 'drain' if a write() said to wait (as node:http forwards it). */
+  drain(): void {
+    if (!this.#needDrain || this.destroyed || this.writableFinished) return;
+    this.#needDrain = false;
+    this.emit('drain');
+  }
+
+  #send(chunk: string | Uint8Array, encoding: unknown, callback: WriteCallback | undefined): boolean {
+    const bytes =
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : chunk;
+    if (this.#bodiless || bytes.byteLength === 0) {
+      if (callback) process.nextTick(callback);
+      return true;
+    }
+    return this.owner.body(bytes, callback);
+  }
 
   #applyHeaders(headers: HeadersArgument): void {
     if (!Array.isArray(headers)) {
@@ -168,12 +226,16 @@ export class BridgeServerResponse extends ServerResponse {
 
   #collectHeaders(): Header[] {
     const headers: Header[] = [];
-    // getRawHeaderNames (Node 15.13+, public) keeps the case the handler used; @types/node 20 does not declare it.
+    // getRawHeaderNames (Node 15.13+, public) keeps the case the handler used, in the order of getHeaders();
+    // @types/node 20 does not declare it.
     const rawNames = (this as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames();
+    if (rawNames.length === 0) return headers;
+    const values = this.getHeaders();
     for (const name of rawNames) {
+      const lower = name.toLowerCase();
       // Connection, Keep-Alive, Transfer-Encoding… belong to the front end's connection, not to the response.
-      if (HOP_BY_HOP_HEADERS.has(name.toLowerCase())) continue;
-      const value = this.getHeader(name);
+      if (HOP_BY_HOP_HEADERS.has(lower)) continue;
+      const value = values[lower];
       if (value === undefined) continue;
       // An array is one header line per element, as node:http writes it (two Set-Cookie stay two).
       if (Array.isArray(value)) for (const item of value) headers.push([name, String(item)]);

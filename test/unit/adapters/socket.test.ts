@@ -1,34 +1,24 @@
-// BridgeSocket: the head Node writes is dropped wherever its end falls; only body bytes reach the receiver.
+// BridgeSocket: the peer as net.Socket shows it, from the environ; writes go to its owner without Writable's queue.
 import { describe, expect, it } from 'vitest';
-import { BridgeSocket } from '../../../src/adapters/_node/socket.js';
+import { BridgeSocket, type SocketOwner } from '../../../src/adapters/_node/socket.js';
+import { createTestEnviron } from '../../../src/testing/index.js';
 
-function socketCollecting(received: string[]): BridgeSocket {
-  return new BridgeSocket(
-    { remoteAddress: '::1', remotePort: 1, localAddress: '127.0.0.1', localPort: 80, encrypted: false },
-    (chunk, done) => {
-      received.push(Buffer.from(chunk).toString('latin1'));
-      done();
-    },
-  );
+function socketOn(vars: Record<string, string>, owner: Partial<SocketOwner> = {}): BridgeSocket {
+  return new BridgeSocket(createTestEnviron(vars), {
+    socketWrite: () => true,
+    socketDestroyed: () => undefined,
+    ...owner,
+  });
 }
 
-const write = (socket: BridgeSocket, text: string): Promise<void> =>
-  new Promise((resolve, reject) =>
-    socket.write(Buffer.from(text, 'latin1'), (error) => (error ? reject(error) : resolve())),
-  );
-
 describe('BridgeSocket', () => {
-  it('drops the head even when its empty line is split across writes, and passes the body on', async () => {
-    const received: string[] = [];
-    const socket = socketCollecting(received);
-    await write(socket, 'HTTP/1.1 200 OK\r\nX-A: 1\r\n\r');
-    await write(socket, '\nbody \r\n\r\n');
-    await write(socket, 'more');
-    expect(received.join('')).toBe('body \r\n\r\nmore');
-  });
-
   it('reports the peer as net.Socket does', () => {
-    const socket = socketCollecting([]);
+    const socket = socketOn({
+      REMOTE_ADDR: '::1',
+      REMOTE_PORT: '1',
+      SERVER_ADDR: '127.0.0.1',
+      SERVER_PORT: '80',
+    });
     expect([socket.remoteAddress, socket.remoteFamily, socket.remotePort, socket.encrypted]).toEqual([
       '::1',
       'IPv6',
@@ -37,5 +27,31 @@ describe('BridgeSocket', () => {
     ]);
     expect(socket.address()).toEqual({ address: '127.0.0.1', family: 'IPv4', port: 80 });
     expect(socket.setNoDelay().setKeepAlive().ref().unref()).toBe(socket);
+    expect(socketOn({ HTTPS: 'on' }).encrypted).toBe(true);
+  });
+
+  it('hands writes to its owner at once, with their callback, and reports its destruction once', () => {
+    const writes: string[] = [];
+    let destroyed = 0;
+    const socket = socketOn(
+      {},
+      {
+        socketWrite(chunk, encoding, callback) {
+          writes.push(typeof chunk === 'string' ? `${chunk}/${encoding}` : Buffer.from(chunk).toString());
+          callback?.();
+          return false;
+        },
+        socketDestroyed: () => void (destroyed += 1),
+      },
+    );
+    let called = 0;
+    expect(socket.write('head', 'latin1', () => (called += 1))).toBe(false);
+    expect(socket.write(Buffer.from('bytes'))).toBe(false);
+    expect(writes).toEqual(['head/latin1', 'bytes']);
+    expect(called).toBe(1);
+    socket.destroy();
+    socket.destroy();
+    expect(destroyed).toBe(1);
+    expect(socket.readyState).toBe('closed');
   });
 });
