@@ -14,14 +14,16 @@ import { BridgeSocket, type SocketOwner } from './_node/socket.js';
  */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-const environs = new WeakMap<IncomingMessage, Environ>();
+// Where getEnviron finds the environ: a symbol-keyed own property of `req` (it survives Express's prototype
+// swap). A WeakMap entry per request cost ~1-2 us of garbage collection work (ephemerons) per request (issue 13).
+const ENVIRON = Symbol('tsgi.environ');
 
 /**
  * The environ behind a request that {@link fromNodeHandler} made, e.g. to write to `tsgi.errors` or to read a
  * FastCGI-only variable from an Express route: `getEnviron(req)?.['tsgi.errors'].write(…)`.
  */
 export function getEnviron(req: IncomingMessage): Environ | undefined {
-  return environs.get(req);
+  return (req as IncomingMessage & { [ENVIRON]?: Environ })[ENVIRON];
 }
 
 // Errors of the socket reach the handler as 'close'/'aborted' on req and res, as on node:http (whose server
@@ -63,7 +65,7 @@ class NodeBridge implements ChannelOwner, SocketOwner, ResponseOwner {
     this.#socket.on('error', ignore);
     this.req = new BridgeIncomingMessage(this.#socket, environ);
     this.res = new BridgeServerResponse(this.req, this.#socket, this);
-    environs.set(this.req, environ);
+    (this.req as BridgeIncomingMessage & { [ENVIRON]?: Environ })[ENVIRON] = environ;
     // No listener on tsgi.signal: reading it would create an AbortSignal per request (front ends make it only
     // when read), and the response driver already closes the body as soon as the client goes away.
   }
@@ -186,7 +188,8 @@ class NodeBody implements AsyncIterable<Uint8Array> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.#channel;
+    // Its next() may return a step without a promise (see BodyChannel): what `await` makes of either is the same.
+    return this.#channel as unknown as AsyncIterator<Uint8Array>;
   }
 
   close(): void {

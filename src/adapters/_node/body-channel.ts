@@ -13,16 +13,23 @@ export interface ChannelOwner {
 
 // net.Socket's writable highWaterMark: res.write() returns false above it, as it does on node:http.
 const HIGH_WATER_MARK = 16 * 1024;
-const DONE: IteratorResult<Uint8Array> = { done: true, value: undefined };
+const DONE: IteratorResult<Uint8Array> = Object.freeze({ done: true, value: undefined });
+
+/** A step of the iterator: at once when a chunk or the end is already there, else a promise of it. */
+export type ChannelStep = IteratorResult<Uint8Array> | Promise<IteratorResult<Uint8Array>>;
 
 /**
  * Chunks are pushed with an optional completion callback; the tsgi server pulls them as a body iterator. A
  * chunk counts as written when the server asks for the next one (it has written this one): then its callback
  * runs, and `push()` returning false and the owner's `drained()` follow the front end's pace as a socket's
- * write() and 'drain' do. A chunk already queued is handed out at once, without waiting a tick. After `close()`
- * every push is dropped: nothing reaches the transport once the response is over or the client is gone.
+ * write() and 'drain' do. After `close()` every push is dropped: nothing reaches the transport once the
+ * response is over or the client is gone.
+ *
+ * `next()` returns its step itself, not a promise, when the chunk or the end is already there (the response
+ * driver, `for await` and `await` all take a plain step from an async iterator): a response the handler wrote
+ * in one go then costs the driver no promise, where each awaited step cost it a guarded promise (issue 13).
  */
-export class BodyChannel implements AsyncIterator<Uint8Array> {
+export class BodyChannel {
   readonly #owner: ChannelOwner;
   #queue: Uint8Array[] = [];
   #callbacks: (WriteCallback | undefined)[] | undefined;
@@ -95,7 +102,7 @@ export class BodyChannel implements AsyncIterator<Uint8Array> {
     this.#notify();
   }
 
-  next(): Promise<IteratorResult<Uint8Array>> {
+  next(): ChannelStep {
     this.#release();
     const step = this.#step();
     if (step !== undefined) return step;
@@ -108,19 +115,19 @@ export class BodyChannel implements AsyncIterator<Uint8Array> {
   }
 
   // The next step if there is one now, else undefined (the iterator waits for a push, an end or a failure).
-  #step(): Promise<IteratorResult<Uint8Array>> | undefined {
+  #step(): ChannelStep | undefined {
     if (this.#failure) return Promise.reject(this.#failure.error);
-    if (this.#closed) return Promise.resolve(DONE);
+    if (this.#closed) return DONE;
     const chunk = this.#queue.shift();
     if (chunk !== undefined) {
       this.#handedOut = chunk;
       this.#handedOutCallback = this.#callbacks?.shift();
-      return Promise.resolve({ done: false, value: chunk });
+      return { done: false, value: chunk };
     }
     if (this.#ended) {
       this.#completed = true;
       this.#owner.delivered();
-      return Promise.resolve(DONE);
+      return DONE;
     }
     return undefined;
   }

@@ -48,6 +48,25 @@ function byteLength(chunk: unknown, encoding: unknown): number | undefined {
 const isWritable = (chunk: unknown): chunk is string | Uint8Array =>
   typeof chunk === 'string' || chunk instanceof Uint8Array;
 
+// An array is one header line per element, as node:http writes it (two Set-Cookie stay two).
+function addHeader(headers: Header[], name: string, value: OutgoingHttpHeader): void {
+  if (Array.isArray(value)) for (const item of value) headers.push([name, String(item)]);
+  else headers.push([name, String(value)]);
+}
+
+// The head of writeHead(status, object): undefined when a value is undefined (node:http would throw; through
+// setHeader it is skipped, as before). Connection, Keep-Alive, Transfer-Encoding… belong to the front end's
+// connection, not to the response.
+function headerList(object: OutgoingHttpHeaders): Header[] | undefined {
+  const headers: Header[] = [];
+  for (const name of Object.keys(object)) {
+    const value = object[name];
+    if (value === undefined) return undefined;
+    if (!HOP_BY_HOP_HEADERS.has(name.toLowerCase())) addHeader(headers, name, value);
+  }
+  return headers;
+}
+
 // node:http throws a write-after-end at the handler as an 'error' event on `res`; unheard it would end the
 // process and every other request with it. One function for every response (no closure per request).
 function onError(this: BridgeServerResponse, error: Error): void {
@@ -90,20 +109,29 @@ export class BridgeServerResponse extends ServerResponse {
   }
 
   // The one place a head becomes final. `headers` given here are applied through setHeader/appendHeader first
-  // (what Node itself does when setHeader was used before), so getHeader sees every header whichever way it came.
+  // (what Node itself does when setHeader was used before), so getHeader sees every header whichever way it came;
+  // except a plain object after no setHeader (Fastify's one call), which goes to Node whole, as node:http
+  // itself keeps it: validated and written, not stored (getHeader does not see it there either).
   override writeHead(statusCode: number, reason?: string | HeadersArgument, headers?: HeadersArgument): this {
     if (typeof reason !== 'string') {
       headers = reason;
       reason = undefined;
     }
     const valid = Number.isInteger(statusCode) && statusCode >= 100 && statusCode <= 999;
-    if (headers !== undefined && valid && !this.headersSent) this.#applyHeaders(headers);
-    // Throws as on node:http for a bad status code, a bad reason or a second head.
-    if (reason === undefined) super.writeHead(statusCode);
-    else super.writeHead(statusCode, reason);
+    let whole: Header[] | undefined;
+    if (headers !== undefined && valid && !this.headersSent) {
+      if (!Array.isArray(headers) && this.getHeaderNames().length === 0) {
+        whole = headerList(headers as OutgoingHttpHeaders);
+      }
+      if (whole === undefined) this.#applyHeaders(headers);
+    }
+    // Throws as on node:http for a bad status code, a bad reason, a bad header or a second head.
+    const given = whole === undefined ? undefined : (headers as OutgoingHttpHeaders);
+    if (reason === undefined) super.writeHead(statusCode, given);
+    else super.writeHead(statusCode, reason, given);
     const code = this.statusCode;
     this.#bodiless = code < 200 || code === 204 || code === 304 || this.req.method === 'HEAD';
-    this.owner.head(`${code} ${this.statusMessage}`, this.#collectHeaders());
+    this.owner.head(`${code} ${this.statusMessage}`, whole ?? this.#collectHeaders());
     return this;
   }
 
@@ -236,10 +264,7 @@ export class BridgeServerResponse extends ServerResponse {
       // Connection, Keep-Alive, Transfer-Encoding… belong to the front end's connection, not to the response.
       if (HOP_BY_HOP_HEADERS.has(lower)) continue;
       const value = values[lower];
-      if (value === undefined) continue;
-      // An array is one header line per element, as node:http writes it (two Set-Cookie stay two).
-      if (Array.isArray(value)) for (const item of value) headers.push([name, String(item)]);
-      else headers.push([name, String(value)]);
+      if (value !== undefined) addHeader(headers, name, value);
     }
     return headers;
   }

@@ -71,6 +71,84 @@ describe('fromNodeHandler: the response', () => {
     expect(nested.headers.filter(([name]) => name === 'X-A')).toHaveLength(2);
   });
 
+  it('takes a head given whole to writeHead (Fastify), validated as node:http does, hop-by-hop headers dropped', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.writeHead(201, {
+          'content-type': 'application/json',
+          connection: 'keep-alive',
+          'x-list': ['a', 'b'],
+          'content-length': 2,
+        });
+        res.end('{}', null as unknown as BufferEncoding, null as unknown as () => void);
+      }),
+    );
+    expect(response.status).toBe('201 Created');
+    expect(response.headers).toEqual([
+      ['content-type', 'application/json'],
+      ['x-list', 'a'],
+      ['x-list', 'b'],
+      ['content-length', '2'],
+    ]);
+    expect(response.text).toBe('{}');
+    let thrown: unknown;
+    const refused = await callApp(
+      fromNodeHandler((_req, res) => {
+        try {
+          res.writeHead(200, { 'x-bad': 'a\r\nInjected: yes' });
+        } catch (error) {
+          thrown = error;
+        }
+        res.end('after');
+      }),
+    );
+    expect((thrown as { code?: string }).code).toBe('ERR_INVALID_CHAR');
+    expect(refused.headers).toEqual([['Content-Length', '5']]);
+    expect(refused.text).toBe('after');
+  });
+
+  it("runs write and end callbacks once the bytes are taken, then 'finish' and 'close', as node:http", async () => {
+    const events: string[] = [];
+    const app = fromNodeHandler((_req, res) => {
+      res.on('finish', () => events.push(`finish ${String(res.writableFinished)}`));
+      res.on('close', () => events.push('close'));
+      res.write('a', () => events.push('write callback'));
+      setTimeout(() => res.end('b', () => events.push('end callback')), 5);
+    });
+    const response = await callApp(app);
+    await tick();
+    expect(response.text).toBe('ab');
+    // Node 20 runs end()'s callback on 'finish', Node 24 just before it: Node's own end() decides.
+    expect(events[0]).toBe('write callback');
+    expect(events.slice(1, 3).sort()).toEqual(['end callback', 'finish true']);
+    expect(events[3]).toBe('close');
+  });
+
+  it('passes what a handler writes to res.socket itself on as body bytes', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.setHeader('Content-Type', 'text/plain');
+        res.flushHeaders();
+        res.socket!.write('raw ');
+        res.end('end');
+      }),
+    );
+    expect(response.header('content-type')).toBe('text/plain');
+    expect(response.text).toBe('raw end');
+  });
+
+  it('ignores body writes after a 204 or 304 head, as node:http does', async () => {
+    const response = await callApp(
+      fromNodeHandler((_req, res) => {
+        res.writeHead(304);
+        expect(res.write('ignored')).toBe(true);
+        res.end('also ignored');
+      }),
+    );
+    expect(response.status).toBe('304 Not Modified');
+    expect(response.body.byteLength).toBe(0);
+  });
+
   it('drops Transfer-Encoding and other hop-by-hop headers so Node never frames the body', async () => {
     const response = await callApp(
       fromNodeHandler((_req, res) => {
