@@ -116,6 +116,7 @@ export class BodyChannel {
 
   // The next step if there is one now, else undefined (the iterator waits for a push, an end or a failure).
   #step(): ChannelStep | undefined {
+    if (this.#completed) return DONE;
     if (this.#failure) return Promise.reject(this.#failure.error);
     if (this.#closed) return DONE;
     const chunk = this.#queue.shift();
