@@ -4,12 +4,29 @@ import { requestOrigin } from '../shared/environ.js';
 import { parseContentLength } from '../shared/input.js';
 import { rawHeadersOf, requestTarget } from '../shared/request-target.js';
 import type { Application, Body, Environ, Header, Input, StartResponse } from '../shared/types.js';
+import { installLightGlobals, lightGlobals, type LightGlobals } from './_fetch/globals.js';
+import { headersOf } from './_fetch/header-pairs.js';
+import type { ResponseParts } from './_fetch/light-response.js';
 
 /**
  * A fetch handler: `(request) => response`. It also receives the environ (Hono makes it `c.env`), so the app
  * can reach `tsgi.errors` or a variable only the front end knows.
  */
 export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
+
+/** Options of {@link fromFetchHandler}. */
+export interface FetchHandlerOptions {
+  /**
+   * Install lightweight `Request`, `Response` and `fetch` globals (once per process, when the first fetch app is
+   * wrapped) and hand the handler a lightweight Request. Default true. A `Response` made with a string or bytes
+   * body then reaches the front end without a ReadableStream, and a Request costs no platform object until
+   * its body or another member needs one: on Node 20 this is most of a Hono request's cost (issue 13). Every
+   * member behaves as the platform's (`instanceof`, `clone()`, `text()`, `new Request(request)`,
+   * `fetch(request)`, `Response.json()`…). Turn it off for a process whose code keeps the platform `fetch` or
+   * `Request` captured before the app was wrapped and hands it the request: those refuse a lightweight one.
+   */
+  lightweightGlobals?: boolean;
+}
 
 // Reason phrases for statuses a Response may carry without one (statusText is optional in fetch).
 const REASONS: Readonly<Record<number, string>> = {
@@ -99,17 +116,87 @@ export function environToRequest(environ: Environ, onInputError?: (error: unknow
   return request;
 }
 
+// Methods Fetch writes upper-case whatever their case ("normalize a method"), and those it refuses.
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The method as `new Request` makes it, or a TypeError where `new Request` throws one. */
+function fetchMethod(method: string): string {
+  if (method === 'GET' || method === 'POST' || method === 'HEAD') return method;
+  const upper = method.toUpperCase();
+  if (!METHOD_TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
+  if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
+/**
+ * The environ as a lightweight Request (./_fetch/light-request.ts): the same method, URL, headers, body and
+ * signal {@link environToRequest} gives, refused with the same TypeErrors (a bad URL, URL credentials, a
+ * forbidden method), and no platform object until a member needs one.
+ */
+function environToLightRequest(
+  environ: Environ,
+  kit: LightGlobals,
+  onInputError: (error: unknown) => void,
+): Request {
+  const target = requestOrigin(environ) + requestTarget(environ).below;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch (error) {
+    throw new TypeError(`Failed to parse URL from ${target}`, { cause: error });
+  }
+  if (url.username || url.password) {
+    throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${target}`);
+  }
+  const method = fetchMethod(environ.REQUEST_METHOD);
+  const length = parseContentLength(environ.CONTENT_LENGTH);
+  const hasBody =
+    !BODYLESS_METHODS.has(method.toUpperCase()) &&
+    (length === undefined ? environ['tsgi.input_terminated'] : length > 0);
+  return kit.request.create({
+    method,
+    url: url.href,
+    headers: rawHeadersOf(environ),
+    signal: () => environ['tsgi.signal'],
+    body: hasBody ? () => inputStream(environ['tsgi.input'], onInputError) : null,
+  });
+}
+
 /** The response head as tsgi wants it: `"NNN Reason"` and `[name, value]` pairs, Set-Cookie kept apart. */
 export function responseHead(response: Response): { status: string; headers: Header[] } {
   const reason = response.statusText || REASONS[response.status] || 'Unknown';
+  return { status: `${response.status} ${reason}`, headers: headerList(response.headers) };
+}
+
+function headerList(source: Headers): Header[] {
   const headers: Header[] = [];
-  response.headers.forEach((value, name) => {
+  source.forEach((value, name) => {
     // Connection-level headers are the front end's business (PEP 3333); Set-Cookie comes apart just below.
     if (name !== 'set-cookie' && !HOP_BY_HOP_HEADERS.has(name)) headers.push([name, value]);
   });
   // Headers joins repeated fields with ", ", which would merge two cookies into one (RFC 6265 §3).
-  for (const cookie of response.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
-  return { status: `${response.status} ${reason}`, headers };
+  for (const cookie of source.getSetCookie()) headers.push(['set-cookie', cookie]);
+  return headers;
+}
+
+/** The head and body of a lightweight Response whose body is bytes already: no stream to read. */
+function writeParts(parts: ResponseParts, startResponse: StartResponse): Body {
+  const reason = parts.statusText || REASONS[parts.status] || 'Unknown';
+  const flat = parts.headers.flat;
+  // Pairs whose names repeat would be joined by a Headers object; responseHead does that.
+  if (parts.headers.repeats) {
+    startResponse(`${parts.status} ${reason}`, headerList(headersOf(flat)));
+  } else {
+    const headers: Header[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      if (!HOP_BY_HOP_HEADERS.has(name)) headers.push([name, flat[i + 1]!]);
+    }
+    startResponse(`${parts.status} ${reason}`, headers);
+  }
+  return parts.body === null || parts.body.byteLength === 0 ? [] : [parts.body];
 }
 
 /** A Response body as a tsgi body: chunks as the stream gives them; close() cancels a stream left unread. */
@@ -144,12 +231,13 @@ const BAD_REQUEST = new TextEncoder().encode('Bad Request\n');
  * const app = new Hono().get('/hello/:name', (c) => c.text(`hello ${c.req.param('name')}`));
  * export default fromFetchHandler(app.fetch);
  */
-export function fromFetchHandler(handler: FetchHandler): Application {
+export function fromFetchHandler(handler: FetchHandler, options: FetchHandlerOptions = {}): Application {
   if (typeof handler !== 'function') {
     throw new TypeError(
       'tsgi fromFetchHandler: expected a (request) => Response function, e.g. honoApp.fetch',
     );
   }
+  const kit = options.lightweightGlobals === false ? undefined : installLightGlobals();
   return async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
     // A refusal of the body by a middleware below the server (limitBody's 413: an error with a 4xx `status`)
     // that the handler turned into its own 500 (Hono answers any unknown error so) goes back up as that
@@ -161,7 +249,10 @@ export function fromFetchHandler(handler: FetchHandler): Application {
     };
     let request: Request;
     try {
-      request = environToRequest(environ, onInputError);
+      request =
+        kit === undefined
+          ? environToRequest(environ, onInputError)
+          : environToLightRequest(environ, kit, onInputError);
     } catch (error) {
       environ['tsgi.errors'].write(
         `tsgi adapters/fetch: 400 for an environ that is not a valid Request: ${String(error)}\n`,
@@ -182,6 +273,9 @@ export function fromFetchHandler(handler: FetchHandler): Application {
       await response.body?.cancel().catch(() => undefined);
       throw refusal.error;
     }
+    // Installed by this adapter or another one: a Response of the lightweight global class may come either way.
+    const parts = (kit ?? lightGlobals())?.response.partsOf(response);
+    if (parts !== undefined) return writeParts(parts, startResponse);
     const head = responseHead(response);
     startResponse(head.status, head.headers);
     return streamBody(response.body);
