@@ -11,8 +11,8 @@ export interface RequestParts {
   readonly method: string;
   /** An absolute URL, already in the platform's serialization (`new URL(url).href`). */
   readonly url: string;
-  /** `[name, value, …]` pairs. */
-  readonly headers: readonly string[];
+  /** `[name, value, …]` pairs; called when the headers are first read (a router reading the URL never does). */
+  readonly headers: () => readonly string[];
   readonly signal: () => AbortSignal;
   /** The request body, or null when the request has none (GET, HEAD, an empty body). */
   readonly body: (() => ReadableStream<Uint8Array>) | null;
@@ -54,7 +54,7 @@ export function makeLightRequest(NativeRequest: typeof Request, Base: typeof Req
       const parts = this.#parts;
       const init: RequestInit & { duplex?: 'half' } = {
         method: parts.method,
-        headers: this.#headers ?? headersOf(parts.headers),
+        headers: this.#headers ?? headersOf(parts.headers()),
       };
       if (parts.body !== null) {
         init.body = parts.body();
@@ -76,7 +76,7 @@ export function makeLightRequest(NativeRequest: typeof Request, Base: typeof Req
     }
     get headers(): Headers {
       // Kept once built: edits made before the platform Request exists go into it; after, they stay here.
-      this.#headers ??= this.#real?.headers ?? headersOf(this.#parts.headers);
+      this.#headers ??= this.#real?.headers ?? headersOf(this.#parts.headers());
       return this.#headers;
     }
     get signal(): AbortSignal {

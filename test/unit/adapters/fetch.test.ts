@@ -305,4 +305,23 @@ describe('fromFetchHandler: cost per request (issue 13)', () => {
     );
     expect(same).toBe(true);
   });
+
+  it('hands a synchronous answer back without a promise, and reads the headers only when asked', () => {
+    const environ = createTestEnviron({ HTTP_HOST: 'example.test', HTTP_X_ONE: '1' });
+    let headerReads = 0;
+    const counted = new Proxy(environ, {
+      ownKeys(target) {
+        headerReads += 1;
+        return Reflect.ownKeys(target);
+      },
+    });
+    const body = fromFetchHandler((request) => new Response(request.url))(counted, () => {});
+    expect(Array.isArray(body)).toBe(true);
+    expect(headerReads).toBe(0);
+    expect(() =>
+      fromFetchHandler(() => {
+        throw new Error('sync');
+      })(environ, () => {}),
+    ).toThrow('sync');
+  });
 });
