@@ -183,22 +183,29 @@ function headerList(source: Headers): Header[] {
   return headers;
 }
 
-/** The head and body of a lightweight Response whose body is bytes already: no stream to read. */
-function writeParts(parts: ResponseParts, startResponse: StartResponse): Body {
+/**
+ * The head and body of a lightweight Response whose body is bytes already: no stream to read. The length is
+ * known, so the head says it (as @hono/node-server and node:http do for a whole body), and the web server in
+ * front need not chunk the response; not for HEAD, whose body the handler may have left out.
+ */
+function writeParts(parts: ResponseParts, method: string, startResponse: StartResponse): Body {
   const reason = parts.statusText || REASONS[parts.status] || 'Unknown';
   const flat = parts.headers.flat;
-  // Pairs whose names repeat would be joined by a Headers object; responseHead does that.
-  if (parts.headers.repeats) {
-    startResponse(`${parts.status} ${reason}`, headerList(headersOf(flat)));
-  } else {
-    const headers: Header[] = [];
+  let headers: Header[];
+  // Pairs whose names repeat would be joined by a Headers object; headerList does that.
+  if (parts.headers.repeats) headers = headerList(headersOf(flat));
+  else {
+    headers = [];
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i]!;
       if (!HOP_BY_HOP_HEADERS.has(name)) headers.push([name, flat[i + 1]!]);
     }
-    startResponse(`${parts.status} ${reason}`, headers);
   }
-  return parts.body === null || parts.body.byteLength === 0 ? [] : [parts.body];
+  const body = parts.body;
+  if (body !== null && method !== 'HEAD' && !headers.some(([name]) => name === 'content-length'))
+    headers.push(['content-length', String(body.byteLength)]);
+  startResponse(`${parts.status} ${reason}`, headers);
+  return body === null || body.byteLength === 0 ? [] : [body];
 }
 
 /** A Response body as a tsgi body: chunks as the stream gives them; close() cancels a stream left unread. */
@@ -277,7 +284,7 @@ export function fromFetchHandler(handler: FetchHandler, options: FetchHandlerOpt
       }
       // Installed by this adapter or another: a Response of the lightweight global class may come either way.
       const parts = (kit ?? lightGlobals())?.response.partsOf(response);
-      if (parts !== undefined) return writeParts(parts, startResponse);
+      if (parts !== undefined) return writeParts(parts, environ.REQUEST_METHOD, startResponse);
       const head = responseHead(response);
       startResponse(head.status, head.headers);
       return streamBody(response.body);

@@ -67,7 +67,10 @@ describe('lightweight globals: installed only when a fetch app is served', () =>
     expect(platform()).toBe(false);
     const response = await callApp(app, createTestEnviron({ PATH_INFO: '/items/42' }));
     expect(response.status).toBe('200 OK');
-    expect(response.headers).toEqual([['content-type', 'application/json']]);
+    expect(response.headers).toEqual([
+      ['content-type', 'application/json'],
+      ['content-length', '11'],
+    ]);
     expect(response.text).toBe('{"id":"42"}');
   });
 });
@@ -355,6 +358,7 @@ describe('fromFetchHandler: lightweight Responses written as they are', () => {
       ['x-dup', 'a, b'],
       ['set-cookie', 'a=1'],
       ['set-cookie', 'b=2'],
+      ['content-length', '4'],
     ]);
     const edited = await callApp(
       fromFetchHandler(() => {
@@ -363,10 +367,26 @@ describe('fromFetchHandler: lightweight Responses written as they are', () => {
         return r;
       }),
     );
-    expect([edited.status, edited.headers, edited.text]).toEqual(['202 Accepted', [['x-late', 'yes']], 'hi']);
+    expect([edited.status, edited.headers, edited.text]).toEqual([
+      '202 Accepted',
+      [
+        ['x-late', 'yes'],
+        ['content-length', '2'],
+      ],
+      'hi',
+    ]);
   });
 
-  it('answers HEAD through Hono with the GET headers and no body', async () => {
+  it("keeps the handler's own Content-Length and adds none to an empty-bodied 204", async () => {
+    const own = await callApp(
+      fromFetchHandler(() => new Response('abc', { headers: { 'Content-Length': '3' } })),
+    );
+    expect(own.headers.filter(([name]) => name === 'content-length')).toEqual([['content-length', '3']]);
+    const empty = await callApp(fromFetchHandler(() => new Response(null, { status: 204 })));
+    expect([empty.status, empty.headers]).toEqual(['204 No Content', []]);
+  });
+
+  it('answers HEAD through Hono with the GET headers and no body (and no Content-Length made up)', async () => {
     const hono = new Hono().get('/', (c) => c.text('hello'));
     const response = await callApp(
       fromFetchHandler(hono.fetch),
