@@ -3,6 +3,9 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+import { secureHeaders } from 'hono/secure-headers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uninstallLightGlobals } from '../../../src/adapters/_fetch/globals.js';
 import { fromFetchHandler } from '../../../src/adapters/fetch.js';
@@ -384,6 +387,32 @@ describe('fromFetchHandler: lightweight Responses written as they are', () => {
     expect(own.headers.filter(([name]) => name === 'content-length')).toEqual([['content-length', '3']]);
     const empty = await callApp(fromFetchHandler(() => new Response(null, { status: 204 })));
     expect([empty.status, empty.headers]).toEqual(['204 No Content', []]);
+  });
+
+  it('serves Hono middleware that edits, clones and replaces the Response (cors, etag, secureHeaders)', async () => {
+    const hono = new Hono()
+      .use(cors({ origin: 'https://site.test' }))
+      .use(etag())
+      .use(secureHeaders())
+      .use(async (c, next) => {
+        await next();
+        c.header('x-after', 'yes');
+      })
+      .get('/', (c) => c.json({ ok: true }));
+    const response = await callApp(
+      fromFetchHandler(hono.fetch),
+      createTestEnviron({ HTTP_ORIGIN: 'https://site.test' }),
+    );
+    const headers = Object.fromEntries(response.headers);
+    expect(response.status).toBe('200 OK');
+    expect(response.text).toBe('{"ok":true}');
+    expect(headers).toMatchObject({
+      'access-control-allow-origin': 'https://site.test',
+      'content-type': 'application/json',
+      'x-after': 'yes',
+      'x-content-type-options': 'nosniff',
+    });
+    expect(headers.etag).toMatch(/^"[0-9a-f]+"$/);
   });
 
   it('answers HEAD through Hono with the GET headers and no body (and no Content-Length made up)', async () => {
