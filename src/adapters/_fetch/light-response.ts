@@ -111,7 +111,8 @@ export function makeLightResponse(NativeResponse: typeof Response): LightRespons
     }
 
     static partsOf(response: Response): ResponseParts | undefined {
-      if (!(#init in response)) return undefined;
+      // Not an instance of a subclass either, whose own getters (status, headers…) must be the ones read.
+      if (Object.getPrototypeOf(response) !== LightResponse.prototype) return undefined;
       const self = response as unknown as LightResponse;
       if (self.#real !== undefined || self.#init === undefined) return undefined;
       const init = self.#init;

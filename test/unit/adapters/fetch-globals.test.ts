@@ -380,6 +380,16 @@ describe('fromFetchHandler: lightweight Responses written as they are', () => {
     ]);
   });
 
+  it("reads a subclass's own getters", async () => {
+    class Teapot extends Response {
+      override get status(): number {
+        return 418;
+      }
+    }
+    const response = await callApp(fromFetchHandler(() => new Teapot('short and stout')));
+    expect([response.statusCode, response.text]).toEqual([418, 'short and stout']);
+  });
+
   it("keeps the handler's own Content-Length and adds none to an empty-bodied 204", async () => {
     const own = await callApp(
       fromFetchHandler(() => new Response('abc', { headers: { 'Content-Length': '3' } })),
