@@ -231,10 +231,12 @@ function streamBody(stream: ReadableStream<Uint8Array> | null): Body {
 const BAD_REQUEST = new TextEncoder().encode('Bad Request\n');
 
 /**
- * Turns a fetch handler into a tsgi application: `fromFetchHandler(app.fetch)` for Hono. The handler gets a
- * `Request` made by {@link environToRequest}; the `Response`'s status, headers (each Set-Cookie its own header)
- * and streamed body go back through `startResponse` and the body, read only as fast as the front end writes.
- * An environ that cannot become a Request (a malformed Host) gets a 400 and one line on `tsgi.errors`.
+ * Turns a fetch handler into a tsgi application: `fromFetchHandler(app.fetch)` for Hono. The handler gets the
+ * Request {@link environToRequest} describes (lightweight unless `lightweightGlobals: false`, see
+ * {@link FetchHandlerOptions}); the `Response`'s status, headers (each Set-Cookie its own header) and body go
+ * back through `startResponse` and the body: a string or bytes body of a lightweight Response as one chunk with
+ * its Content-Length, a stream read only as fast as the front end writes. An environ that cannot become a
+ * Request (a malformed Host, a method fetch refuses) gets a 400 and one line on `tsgi.errors`.
  *
  * @example
  * const app = new Hono().get('/hello/:name', (c) => c.text(`hello ${c.req.param('name')}`));
