@@ -137,6 +137,7 @@ export async function serveFastCgi(
       watchdogMs:
         options.watchdogMs ??
         (options.requestTimeoutMs ? options.requestTimeoutMs + 2000 : DEFAULT_WATCHDOG_MS),
+      slowRequestMs: options.slowRequestMs ?? 0,
       maxRequestsPerWorker: options.maxRequestsPerWorker ?? 0,
       maxWorkerMemoryBytes: options.maxWorkerMemoryBytes ?? 0,
       poolName: options.poolName ?? 'tsgi',
