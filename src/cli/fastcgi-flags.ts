@@ -119,7 +119,7 @@ export const FASTCGI_FLAGS = {
     kind: 'seconds',
     arg: 'SECONDS',
     group: 'limits',
-    help: 'log one line per request running longer (default: off)',
+    help: "log one line per request running longer; a blocked pool worker's with its JavaScript stack (default: off)",
   },
   'max-connections': {
     kind: 'count',

@@ -121,7 +121,7 @@ export function startStackProbe(fd: number, view: BlockedView): void {
     eval: true,
     workerData: { fd, key: RUNNING_KEY, timeoutMs: PROBE_PAUSE_TIMEOUT_MS, maxFrames: MAX_FRAMES },
     // A small heap: the thread holds a few frames at a time.
-    resourceLimits: { maxOldGenerationSizeMb: 8, maxYoungGenerationSizeMb: 2 },
+    resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 2 },
     stdout: false,
     stderr: false,
   });
