@@ -54,6 +54,8 @@ const { Socket } = require('node:net');
 const { workerData } = require('node:worker_threads');
 const channel = new Socket({ fd: workerData.fd, readable: true, writable: true });
 channel.on('error', () => {});
+// Whatever goes wrong in one probe, the thread must live on to answer the next.
+process.on('unhandledRejection', () => {});
 let buffered = '';
 let queue = Promise.resolve();
 channel.on('data', (chunk) => {
@@ -61,7 +63,10 @@ channel.on('data', (chunk) => {
   for (let nl = buffered.indexOf('\\n'); nl >= 0; nl = buffered.indexOf('\\n')) {
     const line = buffered.slice(0, nl);
     buffered = buffered.slice(nl + 1);
-    queue = queue.then(() => probe(JSON.parse(line))).then((answer) => channel.write(JSON.stringify(answer) + '\\n'));
+    queue = queue
+      .then(() => probe(JSON.parse(line)))
+      .catch((error) => ({ stack: null, running: null, slow: [], note: String(error && error.message) }))
+      .then((answer) => channel.write(JSON.stringify(answer) + '\\n'));
   }
 });
 async function probe(ask) {
@@ -70,18 +75,25 @@ async function probe(ask) {
   let timer;
   try {
     session.connectToMainThread();
-    const post = (method, params) =>
-      new Promise((resolve, reject) =>
-        session.post(method, params || {}, (error, result) => (error ? reject(error) : resolve(result))),
-      );
-    session.on('Debugger.scriptParsed', (m) => urls.set(m.params.scriptId, m.params.url));
-    const paused = new Promise((resolve, reject) => {
-      session.once('Debugger.paused', (m) => resolve(m.params));
+    // One deadline for every step: a main thread in native code answers none of them (not even
+    // Debugger.enable) until it returns, and a rejection nobody awaits would end this thread.
+    const deadline = new Promise((resolve, reject) => {
       timer = setTimeout(
         () => reject(new Error('the event loop did not pause within ' + workerData.timeoutMs + ' ms (native code?)')),
         workerData.timeoutMs,
       );
     });
+    deadline.catch(() => {});
+    const within = (promise) => Promise.race([promise, deadline]);
+    const post = (method, params) =>
+      within(
+        new Promise((resolve, reject) =>
+          session.post(method, params || {}, (error, result) => (error ? reject(error) : resolve(result))),
+        ),
+      );
+    session.on('Debugger.scriptParsed', (m) => urls.set(m.params.scriptId, m.params.url));
+    const paused = within(new Promise((resolve) => session.once('Debugger.paused', (m) => resolve(m.params))));
+    paused.catch(() => {});
     await post('Debugger.enable');
     await post('Debugger.pause');
     const { callFrames } = await paused;

@@ -23,6 +23,12 @@ function describeStack(answer: ProbeAnswer): string {
   return `no JavaScript stack: ${answer.note ?? 'the worker was not running JavaScript'}`;
 }
 
+// Without the probe's answer, the heartbeat's list is all there is: said as such, since it can be an earlier request.
+function lastReported(worker: PoolWorker, now: number): string {
+  const last = worker.report.running;
+  return last.length > 0 ? `, running at its last report ${describeRequests(last, now)}` : '';
+}
+
 /** A worker was heard from: its event loop runs, so a blocked episode (if any) is over. */
 export function heard(worker: PoolWorker): void {
   worker.heardAt = Date.now();
@@ -50,7 +56,8 @@ function logBlockedSlow(pool: Pool, worker: PoolWorker, answer: ProbeAnswer, slo
   const now = Date.now();
   if (answer.running === null) {
     pool.log(
-      `tsgi fastcgi: worker ${worker.pid} blocked for ${seconds(now - worker.heardAt)} (--slow-request); ${describeStack(answer)}`,
+      `tsgi fastcgi: worker ${worker.pid} blocked for ${seconds(now - worker.heardAt)} (--slow-request)` +
+        `${lastReported(worker, now)}; ${describeStack(answer)}`,
     );
     return;
   }
@@ -78,10 +85,7 @@ function killBlocked(pool: Pool, worker: PoolWorker, silent: number): void {
     if (answer.running !== null) {
       worker.heldWhenKilled = answer.running.length;
       holding = answer.running.length > 0 ? `, running ${describeRequests(answer.running, now)}` : '';
-    } else {
-      const last = worker.report.running;
-      holding = last.length > 0 ? `, running at its last report ${describeRequests(last, now)}` : '';
-    }
+    } else holding = lastReported(worker, now);
     pool.log(
       `tsgi fastcgi: worker ${worker.pid} blocked: its event loop has not answered for ${seconds(silent)}` +
         ` (--worker-timeout)${holding}; ${describeStack(answer)}; killing it`,

@@ -50,4 +50,18 @@ describe('a blocked worker', () => {
     // Its replacement serves.
     await expect.poll(async () => (await fastCgiGet(listener.address, '/hello')).status).toBe(200);
   });
+
+  it('a worker blocked in native code: the lines say there is no stack, and name the requests of its last heartbeat', async () => {
+    const listener = await start(['--slow-request', '1', '--worker-timeout', '4']);
+    const blocked = fastCgiGet(listener.address, '/native?7');
+    await listener.waitForLog(
+      /worker \d+ blocked for [\d.]+ s \(--slow-request\), running at its last report GET \/app\/native\?7 \([\d.]+ s\); no JavaScript stack: the event loop did not pause within 1000 ms \(native code\?\)/,
+    );
+    const [line] = await listener.waitForLog(/^.*killing it$/m);
+    expect(line).toMatch(
+      /blocked: its event loop has not answered for [\d.]+ s \(--worker-timeout\), running at its last report GET \/app\/native\?7 \([\d.]+ s\); no JavaScript stack: the event loop did not pause/,
+    );
+    expect((await blocked).status).toBe(0);
+    await expect.poll(async () => (await fastCgiGet(listener.address, '/hello')).status).toBe(200);
+  });
 });
