@@ -19,6 +19,8 @@ export interface PrimaryOptions extends SocketFileOptions {
   watchdogMs: number;
   /** --slow-request: the primary logs a blocked worker's slow requests with its stack; 0: no slow log. */
   slowRequestMs?: number;
+  /** Start the stack probe thread in each worker (off: the watchdog knows only the last heartbeat). */
+  stackProbe?: boolean;
   /** Recycle a worker after this many requests (plus up to 10% jitter); 0: never. */
   maxRequestsPerWorker: number;
   /** Recycle a worker whose resident memory passes this many bytes; 0: never. */
@@ -112,16 +114,17 @@ export function forkWorker(
   const jitter = Math.floor(Math.random() * (options.maxRequestsPerWorker / 10 + 1));
   // stdio: 0-2, the IPC channel (3), the sockets, then the probe's pipe.
   const probeIndex = 4 + sockets.fds.length;
+  const probe = options.stackProbe !== false;
   const setup: WorkerSetup = {
     fds: sockets.fds,
     umask,
     maxRequests: options.maxRequestsPerWorker > 0 ? options.maxRequestsPerWorker + jitter : 0,
-    probeFd: probeIndex,
+    ...(probe ? { probeFd: probeIndex } : {}),
   };
   const child = fork(process.argv[1] ?? '', process.argv.slice(2), {
     env: { ...process.env, [WORKER_ENV]: JSON.stringify(setup) },
     execArgv: process.execArgv,
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.fds, 'pipe'],
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc', ...sockets.fds, ...(probe ? ['pipe' as const] : [])],
   });
   const now = Date.now();
   return {
@@ -129,7 +132,7 @@ export function forkWorker(
     pid: child.pid ?? 0,
     generation,
     bornAt: now,
-    probe: new StackProbeClient(child.stdio[probeIndex] as Socket | undefined),
+    probe: new StackProbeClient(probe ? (child.stdio[probeIndex] as Socket | undefined) : undefined),
     listening: false,
     retiring: undefined,
     stopSent: false,

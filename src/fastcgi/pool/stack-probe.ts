@@ -175,7 +175,8 @@ export class StackProbeClient {
   ask(slowMs: number, timeoutMs = PROBE_PAUSE_TIMEOUT_MS + 1000): Promise<ProbeAnswer> {
     const none = (note: string): ProbeAnswer => ({ stack: null, running: null, slow: [], note });
     const pipe = this.pipe;
-    if (pipe === undefined || pipe.destroyed) return Promise.resolve(none('no stack probe in this worker'));
+    if (pipe === undefined || pipe.destroyed)
+      return Promise.resolve(none('the stack probe is off (--no-stack-probe)'));
     return new Promise((resolve) => {
       let settled = false;
       const settle = (answer: ProbeAnswer): void => {

@@ -64,4 +64,14 @@ describe('a blocked worker', () => {
     expect((await blocked).status).toBe(0);
     await expect.poll(async () => (await fastCgiGet(listener.address, '/hello')).status).toBe(200);
   });
+
+  it('--no-stack-probe: no probe thread; the watchdog names the requests of the last heartbeat, and says so', async () => {
+    const listener = await start(['--worker-timeout', '2', '--no-stack-probe']);
+    const blocked = fastCgiGet(listener.address, '/spin?60000');
+    const [line] = await listener.waitForLog(/^.*killing it$/m);
+    expect(line).toMatch(
+      /running at its last report GET \/app\/spin\?60000 \([\d.]+ s\); no JavaScript stack: the stack probe is off \(--no-stack-probe\)/,
+    );
+    expect((await blocked).status).toBe(0);
+  });
 });
