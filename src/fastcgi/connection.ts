@@ -177,7 +177,10 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   /** Graceful stop: keep serving what is in flight, close the connection as soon as no request is active. */
   closeWhenIdle(): void {
     this.draining = true;
-    if (this.live.size === 0) this.endSocket();
+    // One accepted but not begun yet has its first request on the way (a web server writes it right after the
+    // connect): closing now would lose it with no retry, as a pool stops workers under load (issue 10). It ends
+    // when that request does, or at the params deadline.
+    if (this.live.size === 0 && this.begunAny) this.endSocket();
   }
 
   /** Hard stop: every active request is aborted (END_REQUEST sent) and the connection closed. */
