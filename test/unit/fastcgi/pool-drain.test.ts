@@ -31,8 +31,8 @@ describe('a listener stopping gracefully', () => {
       { log: () => {} },
     );
     servers.push(server);
-    const address = await server.listen('127.0.0.1:0');
-    const client = await connectFastCgi(address, { keepConn: false });
+    await server.listen('127.0.0.1:0');
+    const client = await connectFastCgi(server.addresses[0]!, { keepConn: false });
     // The listener has accepted the connection; its request is still on the way when the stop comes.
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(server.connectionCount).toBe(1);
