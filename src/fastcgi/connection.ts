@@ -13,6 +13,7 @@ import {
   type RequestCounters,
   type RequestGate,
 } from './connection-options.js';
+import { ConnectionWriter } from './connection-writer.js';
 import { resolveLimits, type FastCgiLimits } from './limits.js';
 import {
   FCGI_NULL_REQUEST_ID,
@@ -30,7 +31,6 @@ import { FastCgiRequest, type RequestHost } from './request.js';
 import { RequestDeadlines } from './request-deadlines.js';
 import { isClientGoneError } from '../shared/client-gone.js';
 import { logToStderr } from '../shared/default-log.js';
-import { drainedOrClosed } from '../shared/drained.js';
 
 /** Events: `'idle'` when the last active request settles, `'close'` once when the socket is gone. */
 export interface FastCgiConnectionEvents {
@@ -60,8 +60,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private readonly live = new Set<FastCgiRequest>();
   private readPausers = 0;
   private waitingDrain = false;
-  private corked = false;
-  private drainPromise: Promise<void> | undefined;
+  private readonly writer: ConnectionWriter;
   private draining = false;
   private stopping = false;
   private closing = false;
@@ -100,6 +99,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     );
     this.refusals = options.refusals;
     this.parser = new RecordParser(this.onRecord);
+    this.writer = new ConnectionWriter(socket, () => this.closing || this.closed);
     // Small records answer small requests: Nagle + delayed ACK would add 40 ms to each (PHP-FPM sets it too).
     (socket as Partial<Socket>).setNoDelay?.(true);
     socket.on('data', this.onData);
@@ -142,35 +142,23 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   // RequestHost -------------------------------------------------------------------------------------------
 
   write(bytes: Uint8Array): void {
-    if (this.closing || this.closed || this.socket.writableEnded) return;
-    // Responses that finish in the same turn (multiplexed requests, a reply per record) leave in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(bytes);
+    this.writer.write(bytes);
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  flushSoon(request: FastCgiRequest): void {
+    this.writer.flushSoon(request);
+  }
 
   get needDrain(): boolean {
-    return this.socket.writableNeedDrain;
+    return this.writer.needDrain;
   }
 
   get writableLength(): number {
-    return this.socket.writableLength;
+    return this.writer.writableLength;
   }
 
   drained(): Promise<void> {
-    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
-    this.drainPromise ??= drainedOrClosed(this.socket).then(() => {
-      this.drainPromise = undefined;
-    });
-    return this.drainPromise;
+    return this.writer.drained(this.closed);
   }
 
   pauseReading(): void {
@@ -205,14 +193,8 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   // Socket events ----------------------------------------------------------------------------------------
 
-  // Never throws: whatever a record does wrong closes this connection only, with one log line.
   private readonly onData = (chunk: Buffer): void => {
-    try {
-      this.parser.push(chunk);
-    } catch (error) {
-      this.fail(error);
-      return;
-    }
+    this.writer.inChunk(chunk, this.parse);
     // Replies queued faster than the peer reads them: stop reading until they drain (bounded memory).
     if (!this.waitingDrain && !this.closing && this.socket.writableNeedDrain) {
       this.waitingDrain = true;
@@ -221,6 +203,15 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
         this.waitingDrain = false;
         this.resumeReading();
       });
+    }
+  };
+
+  // Never throws: whatever a record does wrong closes this connection only, with one log line.
+  private readonly parse = (chunk: Buffer): void => {
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      this.fail(error);
     }
   };
 
@@ -366,6 +357,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   private endSocket(): void {
     if (this.closing) return;
+    this.writer.writeBatch(); // the last END_REQUEST of a chunk, before the FIN
     this.closing = true;
     this.parser.stop();
     this.closingAt = Date.now();

@@ -41,6 +41,8 @@ export interface RequestHost {
   readonly multiprocess: boolean;
   /** Writes bytes to the socket (dropped once it is closed). */
   write(bytes: Uint8Array): void;
+  /** Calls `request.flushPending()` once this turn's other work is done (one tick per connection, not per request). */
+  flushSoon(request: FastCgiRequest): void;
   /** True while the socket's write buffer is over its high-water mark. */
   readonly needDrain: boolean;
   /** Bytes waiting in the socket's write buffer. */
@@ -284,10 +286,11 @@ export class FastCgiRequest implements ResponseSink {
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= this.host.limits.maxRecordContent) this.flush();
     else if (!this.flushScheduled) {
-      // After the microtasks of this turn: a body produced without real waits is coalesced, and no immediate
-      // is queued (a pending setImmediate makes libuv poll without blocking: one extra epoll per request).
+      // Later in this turn: a body produced without real waits is coalesced, and no immediate is queued (a
+      // pending setImmediate makes libuv poll without blocking: one extra epoll per request). The connection's
+      // one tick does it, and none when the response ends first (a whole body: sendHead, write, end).
       this.flushScheduled = true;
-      process.nextTick(this.flushLater);
+      this.host.flushSoon(this);
     }
     if (this.host.needDrain) return this.host.drained();
   }
@@ -298,10 +301,17 @@ export class FastCgiRequest implements ResponseSink {
     this.writeEnd(ok ? APP_STATUS_OK : APP_STATUS_FAILED);
   }
 
-  private readonly flushLater = (): void => {
+  /** The small writes coalesced since `flushSoon` go out now (nothing once the request has ended). */
+  flushPending(): void {
+    if (!this.flushScheduled) return;
     this.flushScheduled = false;
     this.flush();
-  };
+  }
+
+  /** True while a flush asked for with `flushSoon` has not happened and the request has not ended. */
+  get wantsFlush(): boolean {
+    return this.flushScheduled && !this.ended;
+  }
 
   private flush(): void {
     if (this.pendingBytes === 0 || this.ended) return;
