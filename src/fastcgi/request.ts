@@ -230,7 +230,7 @@ export class FastCgiRequest implements ResponseSink {
           'tsgi.fastcgi.keep_conn': this.keepConn,
         },
       },
-      extra: this.data === undefined ? undefined : this.dataInput,
+      extra: this.data === undefined ? undefined : (vars) => this.dataInput(vars),
       cancellation: this.cancellation,
     }).then(() => {
       this.running = false;
@@ -242,14 +242,14 @@ export class FastCgiRequest implements ResponseSink {
 
   // §6.4 (Filter role): FCGI_DATA_LENGTH is the file's size; the data input ends there like the body at
   // CONTENT_LENGTH (a bad one refuses the request as a bad CONTENT_LENGTH does).
-  private readonly dataInput = (
-    vars: Readonly<Record<string, string | undefined>>,
-  ): Record<string, unknown> => ({
-    'tsgi.fastcgi.data': createInput(this.data?.source, {
-      contentLength: parseContentLength(vars.FCGI_DATA_LENGTH),
-      inputTerminated: true,
-    }),
-  });
+  private dataInput(vars: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+    return {
+      'tsgi.fastcgi.data': createInput(this.data?.source, {
+        contentLength: parseContentLength(vars.FCGI_DATA_LENGTH),
+        inputTerminated: true,
+      }),
+    };
+  }
 
   // The response is over: body bytes nobody read are dropped (resuming a paused socket), and a late reader
   // gets an error. Skipped when the inputs were read to their end, the common case (an Error costs a stack).

@@ -137,6 +137,25 @@ function validateHeader(name: unknown, value: unknown): void {
 }
 
 /**
+ * Validates an app's headers (`validateHeaders`) and returns a copy (a later change to the app's array cannot
+ * inject anything) with their one Content-Length as a number (`declaredLength`); two are a ValidationError.
+ */
+export function snapshotHeaders(headers: unknown): { copy: Header[]; declaredLength: number | undefined } {
+  validateHeaders(headers);
+  const copy: Header[] = [];
+  let contentLength: string | undefined;
+  for (const [name, value] of headers) {
+    copy.push([name, value]);
+    if (name.length !== 14 || name.toLowerCase() !== 'content-length') continue;
+    if (contentLength !== undefined) {
+      throw new ValidationError('ERR_CONTENT_LENGTH', 'tsgi: more than one Content-Length header; send one');
+    }
+    contentLength = value;
+  }
+  return { copy, declaredLength: contentLength === undefined ? undefined : declaredLength(contentLength) };
+}
+
+/**
  * The CGI response head (RFC 3875 §6.3): `Status: NNN Reason\r\n`, one `Name: value\r\n` per header, then an
  * empty line, as latin1 bytes. CGI and FastCGI both write it. Expects a status and headers
  * that passed `parseStatus` and `validateHeaders` (the response driver guarantees this).
