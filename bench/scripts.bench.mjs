@@ -121,9 +121,16 @@ const nginx = await startNginx({
 const rows = [
   { name: 'one APP (tsgi fastcgi hello.mjs)', path: '/app/', load: HOT, group: app.child.pid },
   { name: '--scripts www/hello.mjs', path: '/hello.mjs', load: HOT, group: scripts.child.pid },
-  { name: '--cgi-bin shell hello.sh', path: '/cgi-bin/hello.sh', load: FORK },
-  { name: 'fcgiwrap shell hello.sh', path: '/wrap/hello.sh', load: FORK },
-  { name: 'hello app as CGI (--cgi-bin, tsgi build)', path: '/cgi-bin/hello-app', load: FORK },
+  // The forking rows count the gateway's own processes only: tsgi's programs run in process groups of their
+  // own, and fcgiwrap's are reaped (a reaped child's CPU is its parent's cutime, not in utime/stime).
+  { name: '--cgi-bin shell hello.sh', path: '/cgi-bin/hello.sh', load: FORK, group: cgiBin.child.pid },
+  { name: 'fcgiwrap shell hello.sh', path: '/wrap/hello.sh', load: FORK, group: fcgiwrap.child.pid },
+  {
+    name: 'hello app as CGI (--cgi-bin, tsgi build)',
+    path: '/cgi-bin/hello-app',
+    load: FORK,
+    group: cgiBin.child.pid,
+  },
 ];
 
 const stop = async () => {
@@ -142,6 +149,10 @@ try {
   console.log(
     `machine busy before the run: ${await cpuBusy(1000)}% (2 cores; numbers from a busy machine are low)`,
   );
+  console.log(
+    'forking rows: tsgi fastcgi --cgi-bin --workers 2 (a primary and two workers) against fcgiwrap -c 2 (two ' +
+      'preforked processes, one request each at a time); wrk with 8 connections through nginx keepalive',
+  );
   const results = new Map(rows.map((row) => [row.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const row of rows) {
@@ -155,7 +166,7 @@ try {
         .push({ rps: result.rps, errors: result.errors, cpuUs: (cpuMs * 1000) / requests });
     }
   }
-  console.log('\n| row | req/s (median) | backend CPU us/request | errors |');
+  console.log('\n| row | req/s (median) | gateway CPU us/request (forked programs excluded) | errors |');
   console.log('|---|---:|---:|---:|');
   for (const row of rows) {
     const list = results.get(row.name);

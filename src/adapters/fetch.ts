@@ -3,13 +3,31 @@ import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
 import { requestOrigin } from '../shared/environ.js';
 import { parseContentLength } from '../shared/input.js';
 import { rawHeadersOf, requestTarget } from '../shared/request-target.js';
+import { isThenable } from '../shared/thenable.js';
 import type { Application, Body, Environ, Header, Input, StartResponse } from '../shared/types.js';
+import { installLightGlobals, lightGlobals, type LightGlobals } from './_fetch/globals.js';
+import { headersOf } from './_fetch/header-pairs.js';
+import type { ResponseParts } from './_fetch/light-response.js';
 
 /**
  * A fetch handler: `(request) => response`. It also receives the environ (Hono makes it `c.env`), so the app
  * can reach `tsgi.errors` or a variable only the front end knows.
  */
 export type FetchHandler = (request: Request, environ: Environ) => Response | Promise<Response>;
+
+/** Options of {@link fromFetchHandler}. */
+export interface FetchHandlerOptions {
+  /**
+   * Install lightweight `Request`, `Response` and `fetch` globals (once per process, when the first fetch app is
+   * wrapped) and hand the handler a lightweight Request. Default true. A `Response` made with a string or bytes
+   * body then reaches the front end without a ReadableStream, and a Request costs no platform object until
+   * its body or another member needs one: on Node 20 this is most of a Hono request's cost (issue 13). Every
+   * member behaves as the platform's (`instanceof`, `clone()`, `text()`, `new Request(request)`,
+   * `fetch(request)`, `Response.json()`…). Turn it off for a process whose code keeps the platform `fetch` or
+   * `Request` captured before the app was wrapped and hands it the request: those refuse a lightweight one.
+   */
+  lightweightGlobals?: boolean;
+}
 
 // Reason phrases for statuses a Response may carry without one (statusText is optional in fetch).
 const REASONS: Readonly<Record<number, string>> = {
@@ -99,17 +117,95 @@ export function environToRequest(environ: Environ, onInputError?: (error: unknow
   return request;
 }
 
+// Methods Fetch writes upper-case whatever their case ("normalize a method"), and those it refuses.
+const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** The method as `new Request` makes it, or a TypeError where `new Request` throws one. */
+function fetchMethod(method: string): string {
+  if (method === 'GET' || method === 'POST' || method === 'HEAD') return method;
+  const upper = method.toUpperCase();
+  if (!METHOD_TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
+  if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
+  return NORMALIZED_METHODS.has(upper) ? upper : method;
+}
+
+/**
+ * The environ as a lightweight Request (./_fetch/light-request.ts): the same method, URL, headers, body and
+ * signal {@link environToRequest} gives, refused with the same TypeErrors (a bad URL, URL credentials, a
+ * forbidden method), and no platform object until a member needs one.
+ */
+function environToLightRequest(
+  environ: Environ,
+  kit: LightGlobals,
+  onInputError: (error: unknown) => void,
+): Request {
+  const target = requestOrigin(environ) + requestTarget(environ).below;
+  let url: URL;
+  try {
+    url = new URL(target);
+  } catch (error) {
+    throw new TypeError(`Failed to parse URL from ${target}`, { cause: error });
+  }
+  if (url.username || url.password) {
+    throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${target}`);
+  }
+  const method = fetchMethod(environ.REQUEST_METHOD);
+  const length = parseContentLength(environ.CONTENT_LENGTH);
+  const hasBody =
+    !BODYLESS_METHODS.has(method.toUpperCase()) &&
+    (length === undefined ? environ['tsgi.input_terminated'] : length > 0);
+  return kit.request.create({
+    method,
+    url: url.href,
+    // Read from the environ when first needed: rawHeadersOf walks every key (~1 µs on Node 20).
+    headers: () => rawHeadersOf(environ),
+    signal: () => environ['tsgi.signal'],
+    body: hasBody ? () => inputStream(environ['tsgi.input'], onInputError) : null,
+  });
+}
+
 /** The response head as tsgi wants it: `"NNN Reason"` and `[name, value]` pairs, Set-Cookie kept apart. */
 export function responseHead(response: Response): { status: string; headers: Header[] } {
   const reason = response.statusText || REASONS[response.status] || 'Unknown';
+  return { status: `${response.status} ${reason}`, headers: headerList(response.headers) };
+}
+
+function headerList(source: Headers): Header[] {
   const headers: Header[] = [];
-  response.headers.forEach((value, name) => {
+  source.forEach((value, name) => {
     // Connection-level headers are the front end's business (PEP 3333); Set-Cookie comes apart just below.
     if (name !== 'set-cookie' && !HOP_BY_HOP_HEADERS.has(name)) headers.push([name, value]);
   });
   // Headers joins repeated fields with ", ", which would merge two cookies into one (RFC 6265 §3).
-  for (const cookie of response.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
-  return { status: `${response.status} ${reason}`, headers };
+  for (const cookie of source.getSetCookie()) headers.push(['set-cookie', cookie]);
+  return headers;
+}
+
+/**
+ * The head and body of a lightweight Response whose body is bytes already: no stream to read. The length is
+ * known, so the head says it (as @hono/node-server and node:http do for a whole body), and the web server in
+ * front need not chunk the response; not for HEAD, whose body the handler may have left out.
+ */
+function writeParts(parts: ResponseParts, method: string, startResponse: StartResponse): Body {
+  const reason = parts.statusText || REASONS[parts.status] || 'Unknown';
+  const flat = parts.headers.flat;
+  let headers: Header[];
+  // Pairs whose names repeat would be joined by a Headers object; headerList does that.
+  if (parts.headers.repeats) headers = headerList(headersOf(flat));
+  else {
+    headers = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      if (!HOP_BY_HOP_HEADERS.has(name)) headers.push([name, flat[i + 1]!]);
+    }
+  }
+  const body = parts.body;
+  if (body !== null && method !== 'HEAD' && !headers.some(([name]) => name === 'content-length'))
+    headers.push(['content-length', String(body.byteLength)]);
+  startResponse(`${parts.status} ${reason}`, headers);
+  return body === null || body.byteLength === 0 ? [] : [body];
 }
 
 /** A Response body as a tsgi body: chunks as the stream gives them; close() cancels a stream left unread. */
@@ -135,22 +231,27 @@ function streamBody(stream: ReadableStream<Uint8Array> | null): Body {
 const BAD_REQUEST = new TextEncoder().encode('Bad Request\n');
 
 /**
- * Turns a fetch handler into a tsgi application: `fromFetchHandler(app.fetch)` for Hono. The handler gets a
- * `Request` made by {@link environToRequest}; the `Response`'s status, headers (each Set-Cookie its own header)
- * and streamed body go back through `startResponse` and the body, read only as fast as the front end writes.
- * An environ that cannot become a Request (a malformed Host) gets a 400 and one line on `tsgi.errors`.
+ * Turns a fetch handler into a tsgi application: `fromFetchHandler(app.fetch)` for Hono. The handler gets the
+ * Request {@link environToRequest} describes (lightweight unless `lightweightGlobals: false`, see
+ * {@link FetchHandlerOptions}); the `Response`'s status, headers (each Set-Cookie its own header) and body go
+ * back through `startResponse` and the body: a string or bytes body of a lightweight Response as one chunk with
+ * its Content-Length, a stream read only as fast as the front end writes. An environ that cannot become a
+ * Request (a malformed Host, a method fetch refuses) gets a 400 and one line on `tsgi.errors`.
  *
  * @example
  * const app = new Hono().get('/hello/:name', (c) => c.text(`hello ${c.req.param('name')}`));
  * export default fromFetchHandler(app.fetch);
  */
-export function fromFetchHandler(handler: FetchHandler): Application {
+export function fromFetchHandler(handler: FetchHandler, options: FetchHandlerOptions = {}): Application {
   if (typeof handler !== 'function') {
     throw new TypeError(
       'tsgi fromFetchHandler: expected a (request) => Response function, e.g. honoApp.fetch',
     );
   }
-  return async (environ: Environ, startResponse: StartResponse): Promise<Body> => {
+  const kit = options.lightweightGlobals === false ? undefined : installLightGlobals();
+  // Not an async function: a handler that answers at once (Hono does for a synchronous route) gets its body
+  // back to the response driver without a promise hop, as a plain tsgi app does.
+  return (environ: Environ, startResponse: StartResponse): Body | Promise<Body> => {
     // A refusal of the body by a middleware below the server (limitBody's 413: an error with a 4xx `status`)
     // that the handler turned into its own 500 (Hono answers any unknown error so) goes back up as that
     // error, so the refusing middleware can answer with its status.
@@ -161,7 +262,10 @@ export function fromFetchHandler(handler: FetchHandler): Application {
     };
     let request: Request;
     try {
-      request = environToRequest(environ, onInputError);
+      request =
+        kit === undefined
+          ? environToRequest(environ, onInputError)
+          : environToLightRequest(environ, kit, onInputError);
     } catch (error) {
       environ['tsgi.errors'].write(
         `tsgi adapters/fetch: 400 for an environ that is not a valid Request: ${String(error)}\n`,
@@ -172,18 +276,30 @@ export function fromFetchHandler(handler: FetchHandler): Application {
       ]);
       return [BAD_REQUEST];
     }
-    let response: Response;
-    try {
-      response = await handler(request, environ);
-    } catch (error) {
+    const answer = (response: Response): Body | Promise<Body> => {
+      if (refusal !== undefined && response.status >= 500) {
+        const { error } = refusal;
+        return (response.body?.cancel() ?? Promise.resolve()).then(
+          () => Promise.reject(error),
+          () => Promise.reject(error),
+        );
+      }
+      // Installed by this adapter or another: a Response of the lightweight global class may come either way.
+      const parts = (kit ?? lightGlobals())?.response.partsOf(response);
+      if (parts !== undefined) return writeParts(parts, environ.REQUEST_METHOD, startResponse);
+      const head = responseHead(response);
+      startResponse(head.status, head.headers);
+      return streamBody(response.body);
+    };
+    const fail = (error: unknown): never => {
       throw refusal?.error ?? error;
+    };
+    let result: Response | PromiseLike<Response>;
+    try {
+      result = handler(request, environ);
+    } catch (error) {
+      return fail(error);
     }
-    if (refusal !== undefined && response.status >= 500) {
-      await response.body?.cancel().catch(() => undefined);
-      throw refusal.error;
-    }
-    const head = responseHead(response);
-    startResponse(head.status, head.headers);
-    return streamBody(response.body);
+    return isThenable(result) ? Promise.resolve(result).then(answer, fail) : answer(result);
   };
 }

@@ -7,7 +7,7 @@ import { nodeBuiltin } from '../shared/node-builtins.js';
 import type { Body, Environ, StartResponse } from '../shared/types.js';
 import { metaVariables, type ProgramTarget } from './meta-variables.js';
 import { plainPage, type HostLog } from './plain-page.js';
-import { ResponseHeadReader, type CgiHead } from './response-head.js';
+import { CgiHeadParser, gatewayHeaders, type CgiHead } from '../shared/cgi-head.js';
 import { drainedOrClosed } from '../shared/drained.js';
 
 /** Options of {@link runProgram}, `fromCgi` and `fromCgiBin`. */
@@ -119,7 +119,7 @@ export async function runProgram(
   if (hasBody) void feedStdin(environ, child);
 
   const stdout = child.stdout[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const reader = new ResponseHeadReader();
+  const reader = new CgiHeadParser();
   let head: CgiHead | undefined;
   let headError: string | undefined;
   try {
@@ -138,7 +138,7 @@ export async function runProgram(
     log(`tsgi cgi: ${target.scriptName || target.file} printed no valid CGI header block: ${why}`);
     return plainPage(startResponse, 502);
   }
-  startResponse(head.status, head.headers);
+  startResponse(head.status, gatewayHeaders(head.headers));
   const first = head.rest;
   return {
     async *[Symbol.asyncIterator]() {

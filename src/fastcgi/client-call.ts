@@ -1,4 +1,5 @@
 // One request made by the FastCGI client: its STDOUT/STDERR streams, END_REQUEST, and the parsed CGI response.
+import { CgiHeadParser } from '../shared/cgi-head.js';
 import type { EndRequestBody } from './protocol.js';
 
 /** A response as `tsgi call` and the tests see it: the CGI head parsed out of STDOUT, plus the raw streams. */
@@ -28,42 +29,25 @@ export interface CgiResponse {
 }
 
 /**
- * Splits a CGI response (RFC 3875 §6) into status, headers and body. Lines may end in CRLF or LF. Throws when
- * no blank line ends the head.
+ * Splits a CGI response (RFC 3875 §6) into status, headers (all of them, as sent) and body, by the rule of
+ * src/shared/cgi-head.ts. Lines may end in CRLF or LF. Throws when no blank line ends the head or the head is
+ * not a valid one.
  */
 export function parseCgiResponse(stdout: Uint8Array): CgiResponse {
   const bytes = Buffer.isBuffer(stdout)
     ? stdout
     : Buffer.from(stdout.buffer, stdout.byteOffset, stdout.length);
-  let end = -1;
-  let bodyStart = -1;
-  for (let i = 0; i < bytes.length; i++) {
-    if (bytes[i] !== 0x0a) continue;
-    if (bytes[i + 1] === 0x0a) {
-      end = i;
-      bodyStart = i + 2;
-      break;
-    }
-    if (bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) {
-      end = i;
-      bodyStart = i + 3;
-      break;
-    }
+  let head;
+  try {
+    // The whole output is in hand already: no size limit to protect.
+    head = new CgiHeadParser(Infinity).push(bytes);
+  } catch (error) {
+    throw new Error(`tsgi fastcgi client: ${(error as Error).message}`);
   }
-  if (end < 0) throw new Error('tsgi fastcgi client: the response has no blank line after its head');
-  const headers: [string, string][] = [];
-  let status: string | undefined;
-  for (const line of bytes.toString('latin1', 0, end).split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new Error(`tsgi fastcgi client: bad response header line ${JSON.stringify(line)}`);
-    const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
-    if (name.toLowerCase() === 'status') status = value;
-    else headers.push([name, value]);
-  }
-  const hasLocation = headers.some(([name]) => name.toLowerCase() === 'location');
-  status ??= hasLocation ? '302 Found' : '200 OK';
-  return { statusCode: Number.parseInt(status, 10), status, headers, body: bytes.subarray(bodyStart) };
+  if (head === undefined)
+    throw new Error('tsgi fastcgi client: the response has no blank line after its head');
+  const body = head.rest as Buffer;
+  return { statusCode: head.statusCode, status: head.status, headers: head.headers, body };
 }
 
 /** A byte stream the client fills from records and the caller reads; it pauses the socket when it gets full. */

@@ -2,10 +2,15 @@
 // over pooled keep-conn connections, as a web server would (Plack's FCGIDispatcher). The CGI variables come
 // from the environ, the body streams out as FCGI_STDIN and the answer streams back, with back-pressure both
 // ways; a client that leaves is passed on as FCGI_ABORT_REQUEST (spec §5.4).
-import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
-import { isFieldValue, isToken, normalizeStatus } from '../shared/headers.js';
-import type { Application, Environ, ErrorStream, Header, StartResponse } from '../shared/types.js';
-import { parseCgiResponse, type FastCgiAddress, type FastCgiCall, type StreamSource } from './client.js';
+import {
+  CgiHeadParser,
+  gatewayHeaders,
+  MAX_CGI_HEAD_BYTES,
+  type CgiHead,
+  type CgiHeadError,
+} from '../shared/cgi-head.js';
+import type { Application, Environ, ErrorStream, StartResponse } from '../shared/types.js';
+import type { FastCgiAddress, FastCgiCall, StreamSource } from './client.js';
 import { FastCgiPool, type FastCgiPoolOptions, type PooledConnection } from './client-pool.js';
 
 /** Variables to add to (or, with `undefined`, remove from) the ones taken from the environ. */
@@ -95,58 +100,31 @@ function hasBody(environ: Environ): boolean {
 }
 
 /** Reads STDOUT until the blank line that ends the CGI head (RFC 3875 §6.2); the rest is the body's start. */
-async function readHead(
-  stdout: AsyncIterator<Uint8Array>,
-  maxHeadBytes: number,
-): Promise<{ status: string; headers: Header[]; rest: Buffer }> {
-  let pending = Buffer.alloc(0);
+async function readHead(stdout: AsyncIterator<Uint8Array>, maxHeadBytes: number): Promise<CgiHead> {
+  const parser = new CgiHeadParser(maxHeadBytes);
   while (true) {
     const next = await stdout.next();
     if (next.done === true) {
       throw new GatewayError(
         '502 Bad Gateway',
-        pending.length === 0 ? 'sent no response' : 'ended inside its header block',
+        parser.received === 0 ? 'sent no response' : 'ended inside its header block',
       );
     }
-    pending = pending.length === 0 ? Buffer.from(next.value) : Buffer.concat([pending, next.value]);
-    let parsed;
+    let head: CgiHead | undefined;
     try {
-      parsed = parseCgiResponse(pending);
+      head = parser.push(next.value);
     } catch (error) {
-      if (!/no blank line/.test((error as Error).message)) {
-        throw new GatewayError(
-          '502 Bad Gateway',
-          `sent a bad header block: ${(error as Error).message.replace(/^.*client: /, '')}`,
-        );
-      }
-      if (pending.length > maxHeadBytes) {
-        throw new GatewayError('502 Bad Gateway', `sent a header block over ${maxHeadBytes} bytes`);
-      }
-      continue;
+      throw new GatewayError('502 Bad Gateway', describeHeadError(error as CgiHeadError, maxHeadBytes));
     }
-    const headers: Header[] = [];
-    for (const [name, value] of parsed.headers) {
-      // A gateway manages its own connection (RFC 9110 §7.6.1): the responder's hop-by-hop fields stop here.
-      if (HOP_BY_HOP_HEADERS.has(name.toLowerCase())) continue;
-      if (!isToken(name) || !isFieldValue(value)) {
-        throw new GatewayError(
-          '502 Bad Gateway',
-          `sent an invalid header ${JSON.stringify(name.slice(0, 40))}`,
-        );
-      }
-      headers.push([name, value]);
-    }
-    let status: string;
-    try {
-      status = normalizeStatus(parsed.status);
-    } catch {
-      throw new GatewayError(
-        '502 Bad Gateway',
-        `sent an invalid status ${JSON.stringify(parsed.status.slice(0, 40))}`,
-      );
-    }
-    return { status, headers, rest: parsed.body };
+    // A gateway manages its own connection (RFC 9110 §7.6.1): the responder's hop-by-hop fields stop here.
+    if (head !== undefined) return { ...head, headers: gatewayHeaders(head.headers) };
   }
+}
+
+function describeHeadError(error: CgiHeadError, maxHeadBytes: number): string {
+  if (error.kind === 'too-long') return `sent a header block over ${maxHeadBytes} bytes`;
+  if (error.field !== undefined) return `sent an invalid header ${JSON.stringify(error.field.slice(0, 40))}`;
+  return `sent a bad header block: ${error.message}`;
 }
 
 function log(errors: ErrorStream, name: string, message: string): void {
@@ -168,7 +146,7 @@ function errorPage(startResponse: StartResponse, status: string): Uint8Array[] {
 export function fromFastCgi(address: FastCgiAddress, options: FromFastCgiOptions = {}): FastCgiApplication {
   const pool = new FastCgiPool(address, options);
   const name = typeof address === 'string' ? address : JSON.stringify(address);
-  const maxHeadBytes = options.maxHeadBytes ?? 64 * 1024;
+  const maxHeadBytes = options.maxHeadBytes ?? MAX_CGI_HEAD_BYTES;
   const abortGraceMs = options.abortGraceMs ?? 250;
   const maxBufferedBodyBytes = options.maxBufferedBodyBytes ?? 8 * 1024 * 1024;
 
@@ -267,7 +245,7 @@ async function pipeStderr(call: FastCgiCall, errors: ErrorStream): Promise<void>
 function responseBody(
   call: FastCgiCall,
   stdout: AsyncIterator<Uint8Array>,
-  first: Buffer,
+  first: Uint8Array,
   lease: PooledConnection,
   abortGraceMs: number,
 ): AsyncIterable<Uint8Array> & { close(): void } {

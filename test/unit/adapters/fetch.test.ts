@@ -6,7 +6,7 @@ import { toFetchHandler } from '../../../src/fetch/index.js';
 import { buildEnviron } from '../../../src/shared/environ.js';
 import { createInput } from '../../../src/shared/input.js';
 import { runApplication } from '../../../src/shared/respond.js';
-import type { Application, Environ } from '../../../src/shared/types.js';
+import type { Application, Environ, StartResponse } from '../../../src/shared/types.js';
 import { LazyCancellation } from '../../../src/shared/cancellation.js';
 import { callApp, collectErrors, createTestEnviron } from '../../../src/testing/index.js';
 
@@ -77,6 +77,7 @@ describe('fromFetchHandler', () => {
       ['content-type', 'text/plain'],
       ['set-cookie', 'a=1; Path=/'],
       ['set-cookie', 'b=2; Path=/'],
+      ['content-length', '1'],
     ]);
   });
 
@@ -304,5 +305,25 @@ describe('fromFetchHandler: cost per request (issue 13)', () => {
       { cancellation },
     );
     expect(same).toBe(true);
+  });
+
+  it('hands a synchronous answer back without a promise, and reads the headers only when asked', () => {
+    const startResponse: StartResponse = () => () => Promise.resolve();
+    const environ = createTestEnviron({ HTTP_HOST: 'example.test', HTTP_X_ONE: '1' });
+    let headerReads = 0;
+    const counted = new Proxy(environ, {
+      ownKeys(target) {
+        headerReads += 1;
+        return Reflect.ownKeys(target);
+      },
+    });
+    const body = fromFetchHandler((request) => new Response(request.url))(counted, startResponse);
+    expect(Array.isArray(body)).toBe(true);
+    expect(headerReads).toBe(0);
+    expect(() =>
+      fromFetchHandler(() => {
+        throw new Error('sync');
+      })(environ, startResponse),
+    ).toThrow('sync');
   });
 });

@@ -61,6 +61,8 @@ echo warn >&2; cat`,
     ['no header at all', "echo 'just text'"],
     ['nothing', 'exit 0'],
     ['a bad Status', "printf 'Status: abc\\r\\n\\r\\n'"],
+    ['a Status past 599', "printf 'Status: 700 Odd\\r\\n\\r\\n'"],
+    ['a NUL inside a header value', "printf 'X-A: a\\000b\\r\\n\\r\\n'"],
   ])('answers 502 with one log line for a program that prints %s', async (_, body) => {
     const lines: string[] = [];
     const response = await callApp(fromCgi(program('bad.sh', body), { log: (line) => lines.push(line) }));

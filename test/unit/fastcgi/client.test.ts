@@ -162,6 +162,23 @@ describe('parseCgiResponse', () => {
     expect(parsed.body.toString('latin1')).toBe(body);
   });
 
+  // The rule fromFastCgi and the CGI host use (src/shared/cgi-head.ts): a bare code gets its phrase, a value
+  // that could split a head is refused, an empty head is no head.
+  it('gives a bare Status code its standard phrase', () => {
+    expect(parseCgiResponse(Buffer.from('Status: 404\r\n\r\n'))).toMatchObject({
+      statusCode: 404,
+      status: '404 Not Found',
+    });
+  });
+
+  it.each([
+    ['a NUL inside a value', 'X-A: a\x00b\r\n\r\n', /bad value for header X-A/],
+    ['an empty head', '\r\nbody', /empty header block/],
+    ['a folded line', 'X-A: a\r\n b\r\n\r\n', /obs-fold/],
+  ])('throws on %s', (_name, text, message) => {
+    expect(() => parseCgiResponse(Buffer.from(text, 'latin1'))).toThrow(message);
+  });
+
   it('throws when the head never ends', () => {
     expect(() => parseCgiResponse(Buffer.from('Status: 200 OK\r\n'))).toThrow(/no blank line/);
   });

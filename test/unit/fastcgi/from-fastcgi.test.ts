@@ -265,6 +265,9 @@ describe('fromFastCgi: refusals, one log line each', () => {
     ['no blank line after the head', 'Content-Type: text/plain\r\n', /ended inside its header block/],
     ['a header line with no colon', 'Content-Type text/plain\r\n\r\nx', /sent a bad header block/],
     ['a header value with a control character', 'X-A: a\x01b\r\n\r\nx', /sent an invalid header "X-A"/],
+    // The shared rule (src/shared/cgi-head.ts): obs-fold and a Status outside 100–599 are refused here too.
+    ['a folded header line', 'X-A: one\r\n two\r\n\r\nx', /sent a bad header block: folded header line/],
+    ['a Status past 599', 'Status: 700 Odd\r\n\r\nx', /sent a bad header block: bad Status/],
     ['nothing at all', '', /sent no response/],
   ])('answers 502 to a responder that sends %s', async (_name, stdout, message) => {
     const port = await fakeResponder((socket, id) =>
@@ -282,6 +285,17 @@ describe('fromFastCgi: refusals, one log line each', () => {
     expect(overloaded.status).toBe('503 Service Unavailable');
     expect(overloaded.errors).toMatch(/refused the request \(protocolStatus 2\)/);
     expect((await callApp(app)).status).toBe('502 Bad Gateway');
+  });
+
+  it('drops a Content-Length that is not a byte count and frames the body itself', async () => {
+    const head = 'Content-Type: text/plain\r\nContent-Length: 2, 2\r\n\r\nok';
+    const port = await fakeResponder((socket, id) =>
+      socket.write(Buffer.concat([record(6, id, head), record(6, id), end(id)])),
+    );
+    const response = await callApp(gateway(`127.0.0.1:${port}`));
+    expect(response.status).toBe('200 OK');
+    expect(response.headers).toEqual([['Content-Type', 'text/plain']]);
+    expect(response.text).toBe('ok');
   });
 
   it('passes a Location-only answer on as 302 and drops hop-by-hop fields', async () => {
