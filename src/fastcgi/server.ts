@@ -1,7 +1,8 @@
 // The FastCGI listener: accepts on any number of sockets, keeps the listener-wide limits, stops gracefully.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Application } from '../shared/types.js';
-import { FastCgiConnection, type RequestCounters, type RequestGate } from './connection.js';
+import { FastCgiConnection } from './connection.js';
+import type { RequestCounters, RequestGate } from './connection-options.js';
 import type { FastCgiLimits } from './limits.js';
 import {
   formatListenAddress,
