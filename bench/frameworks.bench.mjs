@@ -8,9 +8,11 @@
 // Targets: each framework through tsgi >= 1.0x its own server; hello >= 1.0x node:http; Express >= 2x
 // node-fastcgi; CPU per request <= the native server's.
 //   npm run bench -- frameworks            (after `npm run build`; needs nginx and wrk)
-//   node bench/frameworks.bench.mjs [--rounds 3] [--seconds 4] [--only express,hono,hello]
+//   node bench/frameworks.bench.mjs [--rounds 3] [--seconds 4] [--only express,hono,hello] [--ab DIR]
+// --ab DIR adds, to each comparison, the tsgi row served by another built checkout (DIR/bin/tsgi.js, e.g. the
+// commit before a change), measured in the same interleaved rounds: its "ratio vs" line is the A/B.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
@@ -18,6 +20,7 @@ import {
   freePort,
   groupCpuMs,
   median,
+  processCpuMs,
   startNginx,
   startProcess,
   wrk,
@@ -31,16 +34,20 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '4' },
     only: { type: 'string', default: 'express,koa,fastify,hono,hello' },
+    ab: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const ONLY = new Set(values.only.split(','));
+const AB_ROOT = values.ab === undefined ? undefined : resolve(values.ab);
 const LOAD = { threads: 2, connections: 50, duration: `${SECONDS}s`, runs: 1, warmup: '0' };
 
-if (!existsSync(join(root, 'dist/fastcgi/index.js'))) {
-  console.error('bench frameworks: dist/ is missing; run `npm run build` first');
-  process.exit(2);
+for (const checkout of AB_ROOT === undefined ? [root] : [root, AB_ROOT]) {
+  if (!existsSync(join(checkout, 'dist/fastcgi/index.js'))) {
+    console.error(`bench frameworks: ${checkout}/dist/ is missing; run \`npm run build\` there first`);
+    process.exit(2);
+  }
 }
 
 const fmt = (n, digits = 0) =>
@@ -48,8 +55,17 @@ const fmt = (n, digits = 0) =>
 
 // --- back ends: [name, start(port) → process, protocol] ---------------------------------------------------
 
-const tsgi = (app) => (port) =>
-  startProcess(process.execPath, [tsgiBin, 'fastcgi', app, '--listen', `127.0.0.1:${port}`], { port });
+const tsgi =
+  (app, bin = tsgiBin) =>
+  (port) =>
+    startProcess(process.execPath, [bin, 'fastcgi', app, '--listen', `127.0.0.1:${port}`], { port });
+
+// The same tsgi row served by the --ab checkout, or nothing.
+function abRow(label, app) {
+  if (AB_ROOT === undefined) return [];
+  const name = `${label} via tsgi fastcgi (B: ${basename(AB_ROOT)})`;
+  return [{ name, start: tsgi(app, join(AB_ROOT, 'bin/tsgi.js')), fastcgi: true }];
+}
 const native = (which) => (port) =>
   startProcess(process.execPath, [join(apps, 'frameworks/native.mjs'), which, `127.0.0.1:${port}`], {
     port,
@@ -65,6 +81,7 @@ function comparisons() {
     const rows = [
       { name: `${framework} via tsgi fastcgi`, start: tsgi(app), fastcgi: true },
       { name: `${framework} on its own server via proxy_pass`, start: native(framework), fastcgi: false },
+      ...abRow(framework, app),
     ];
     if (framework === 'express')
       // node-fastcgi takes req.url from REQUEST_URI and knows no SCRIPT_NAME: it gets the whole site.
@@ -96,6 +113,7 @@ function comparisons() {
             }),
           fastcgi: false,
         },
+        ...abRow('hello', join(apps, 'fastcgi-hello.mjs')),
       ],
     });
   }
@@ -165,10 +183,20 @@ async function startStack(row, path, expect) {
 
 function measure(stack) {
   const before = groupCpuMs(stack.group);
+  const beforeEach = processCpuMs(stack.group);
   const result = wrk(stack.url, LOAD);
   const cpuMs = groupCpuMs(stack.group) - before;
   const requests = result.rps * SECONDS;
-  stack.results.push({ rps: result.rps, errors: result.errors, cpuUs: (cpuMs * 1000) / requests });
+  // Per process: the group leader (a pool's primary) apart from the rest (its workers).
+  let leaderMs = 0;
+  for (const [pid, ms] of processCpuMs(stack.group))
+    if (pid === stack.group) leaderMs = ms - (beforeEach.get(pid) ?? 0);
+  stack.results.push({
+    rps: result.rps,
+    errors: result.errors,
+    cpuUs: (cpuMs * 1000) / requests,
+    leaderUs: (leaderMs * 1000) / requests,
+  });
 }
 
 const pad = (text, width) => String(text).padEnd(width);
@@ -210,6 +238,13 @@ async function main() {
       console.log(
         `  ${pad(stack.name, 42)} ${rounds} req/s; CPU ${fmt(median(stack.results.map((r) => r.cpuUs)), 1)} us/request${errors ? `; ${errors} errors` : ''}`,
       );
+      if (stack.name.includes('via tsgi fastcgi')) {
+        const leader = median(stack.results.map((r) => r.leaderUs));
+        const rest = median(stack.results.map((r) => r.cpuUs - r.leaderUs));
+        console.log(
+          `    of which: worker(s) ${fmt(rest, 1)} us/request, primary ${fmt(leader, 1)} us/request`,
+        );
+      }
     }
     for (const other of others) {
       const ratios = tsgiStack.results.map((r, i) => r.rps / other.results[i].rps);

@@ -4,13 +4,18 @@
 //      the per-request cost; the target is within noise).
 //   2. 5 reloads (SIGHUP) of a 2-worker pool behind nginx while 8 keep-alive HTTP clients send GETs: requests
 //      that did not get a 200 (target 0).
+//   3. The stack probe thread of each worker (a blocked worker's stack in the slow log and the watchdog line):
+//      a 2-worker pool with and without it (--no-stack-probe), interleaved: resident memory per worker, time
+//      from start to listening, and CPU per request (the probe does nothing per request: target within noise).
 //   node bench/pool.bench.mjs [--quick]
 
 import { Agent, request } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, groupCpuMs, median, startNginx, startProcess } from './lib/fastcgi-stack.mjs';
+import { freePort, groupCpuMs, median, rssOf, startNginx, startProcess } from './lib/fastcgi-stack.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const tsgiBin = join(root, 'bin/tsgi.js');
@@ -20,7 +25,7 @@ const quick = values.quick === true;
 const ROUNDS = quick ? 4 : 8;
 const REQUESTS = quick ? 5000 : 20_000;
 const RELOADS = 5;
-const { connectFastCgi } = await import(join(root, 'dist/fastcgi/index.js'));
+const { connectFastCgi } = await import(join(root, 'dist/fastcgi/public-client.js'));
 
 const PARAMS = {
   REQUEST_METHOD: 'GET',
@@ -90,6 +95,58 @@ try {
 } finally {
   await plain.stop();
   await paged.stop();
+}
+
+console.log('\n### the stack probe: a 2-worker pool with and without it (--no-stack-probe)\n');
+// Pids of the pool's workers (children of the primary).
+const workersOf = (pid) =>
+  readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((name) => {
+      try {
+        const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+// Starts a pool and times it from spawn to its start line (which comes once the workers listen).
+async function timedPool(extra) {
+  const started = performance.now();
+  const pool = await listener(['--workers', '2', ...extra]);
+  while (!pool.log().includes('listening on')) await new Promise((resolve) => setTimeout(resolve, 5));
+  return { pool, startMs: performance.now() - started };
+}
+{
+  const results = { with: { start: [], rss: [], cpu: [] }, without: { start: [], rss: [], cpu: [] } };
+  for (let round = 0; round < ROUNDS / 2; round++) {
+    const order = round % 2 === 0 ? ['with', 'without'] : ['without', 'with'];
+    for (const name of order) {
+      const { pool, startMs } = await timedPool(name === 'with' ? [] : ['--no-stack-probe']);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const workers = workersOf(pool.child.pid);
+        results[name].start.push(startMs);
+        results[name].rss.push(workers.reduce((sum, pid) => sum + rssOf(pid), 0) / workers.length / 1048576);
+        await cpuPerRequest(pool, 1000); // warm-up
+        results[name].cpu.push(await cpuPerRequest(pool, REQUESTS / 2));
+      } finally {
+        await pool.stop();
+      }
+    }
+  }
+  console.log(
+    `| workers | resident MiB per worker | ms to listening | CPU µs/request (pool, ${REQUESTS / 2} x ${ROUNDS / 2}) |`,
+  );
+  console.log('|---|---|---|---|');
+  for (const name of ['with', 'without']) {
+    const r = results[name];
+    console.log(
+      `| ${name === 'with' ? 'with the probe (default)' : '--no-stack-probe'} | ${median(r.rss).toFixed(1)} | ${median(r.start).toFixed(0)} | ${median(r.cpu).toFixed(1)} |`,
+    );
+  }
+  console.log(`(${process.version}; medians)`);
 }
 
 console.log(

@@ -247,12 +247,9 @@ export async function cpuBusy(ms = 1000) {
   return Math.round(100 * (1 - idle / total));
 }
 
-/**
- * CPU time (user + system, ms) used so far by the live processes of process group `pgid` (a back end and its
- * workers or children); the back ends run in their own group (startProcess). Exited processes are not counted.
- */
-export function groupCpuMs(pgid) {
-  let ticks = 0;
+/** CPU time (user + system, ms) used so far by each live process of process group `pgid`: pid → ms. */
+export function processCpuMs(pgid) {
+  const each = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
@@ -261,10 +258,19 @@ export function groupCpuMs(pgid) {
     } catch {
       continue; // exited meanwhile
     }
-    // Fields after the parenthesised command: state ppid pgrp ... utime(14) stime(15), 1-based in proc(5).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (Number(fields[2]) !== pgid) continue;
-    ticks += Number(fields[11]) + Number(fields[12]);
+    each.set(Number(entry), (Number(fields[11]) + Number(fields[12])) * 10);
   }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return each;
+}
+
+/**
+ * CPU time (user + system, ms) used so far by the live processes of process group `pgid` (a back end and its
+ * workers or children); the back ends run in their own group (startProcess). Exited processes are not counted.
+ */
+export function groupCpuMs(pgid) {
+  let ms = 0;
+  for (const each of processCpuMs(pgid).values()) ms += each;
+  return ms;
 }

@@ -208,6 +208,7 @@ export const command: Command = {
         slowRequestMs: values['slow-request'],
         watchdogMs: values['worker-timeout'],
         maxRequestsPerWorker: values['max-requests-per-worker'],
+        stackProbe: values['no-stack-probe'] !== true,
         maxWorkerMemoryBytes:
           values['max-worker-memory'] === undefined ? undefined : values['max-worker-memory'] * 1024 * 1024,
         statusPath: values['status-path'],

@@ -4,75 +4,33 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ProtocolError } from '../shared/errors.js';
 import type { Application } from '../shared/types.js';
-import { deadlineCheckPeriod, resolveLimits, type FastCgiLimits } from './limits.js';
+import {
+  ALL_ROLES,
+  answerGetValues,
+  resolveManagementValues,
+  type ConnectionOptions,
+  type ManagementValues,
+  type RequestCounters,
+  type RequestGate,
+} from './connection-options.js';
+import { ConnectionWriter } from './connection-writer.js';
+import { resolveLimits, type FastCgiLimits } from './limits.js';
 import {
   FCGI_NULL_REQUEST_ID,
   Flags,
-  ManagementVariable,
   ProtocolStatus,
   RecordParser,
   RecordType,
   Role,
   decodeBeginRequest,
-  decodePairs,
   encodeEndRequest,
-  encodePairs,
-  encodeRecord,
   encodeUnknownType,
 } from './protocol.js';
 import type { RefusalLog } from './refusals.js';
 import { FastCgiRequest, type RequestHost } from './request.js';
+import { RequestDeadlines } from './request-deadlines.js';
 import { isClientGoneError } from '../shared/client-gone.js';
 import { logToStderr } from '../shared/default-log.js';
-import { drainedOrClosed } from '../shared/drained.js';
-
-/** The answers to FCGI_GET_VALUES (§4.1): the listener's real limits, passed in by the server. */
-export interface ManagementValues {
-  /** `FCGI_MAX_CONNS`: connections the listener accepts at once. */
-  maxConns: number;
-  /** `FCGI_MAX_REQS`: requests the listener serves at once. */
-  maxReqs: number;
-}
-
-/** A listener-wide request budget shared by connections; a refused acquire answers FCGI_OVERLOADED. */
-export interface RequestGate {
-  tryAcquire(): boolean;
-  release(): void;
-}
-
-/** Counters a listener keeps over all its connections (the status page's "accepted conn", "slow requests"). */
-export interface RequestCounters {
-  /** Requests whose FCGI_PARAMS completed and that were given to the application. */
-  accepted: number;
-  /** Requests that ran past `slowRequestMs`. */
-  slow: number;
-}
-
-/** How one connection behaves. Every field is optional. */
-export interface ConnectionOptions {
-  /** Overrides of DEFAULT_LIMITS (limits.ts). */
-  limits?: Partial<FastCgiLimits>;
-  /** Serve concurrent request ids on this connection (default true); off answers FCGI_CANT_MPX_CONN. */
-  multiplex?: boolean;
-  /** `tsgi.multiprocess` in each environ: other processes serve the same app (`--workers`). */
-  multiprocess?: boolean;
-  /** Roles served (default all three); any other gets FCGI_UNKNOWN_ROLE. */
-  roles?: readonly Role[];
-  /** FCGI_GET_VALUES answers. Default: this one connection, `maxRequestsPerConnection` (1 without multiplex). */
-  values?: Partial<ManagementValues>;
-  /** A listener-wide concurrent request limit (`FCGI_MAX_REQS`); over it answers FCGI_OVERLOADED. */
-  gate?: RequestGate;
-  /** Receives one line per event worth an operator's attention (default: process.stderr). */
-  log?: (line: string) => void;
-  /** Requests running longer are answered 504 (or cut off) and their signal aborted (FPM request_terminate_timeout). */
-  requestTimeoutMs?: number;
-  /** Requests running longer get one slow-log line (FPM request_slowlog_timeout). */
-  slowRequestMs?: number;
-  /** Listener-wide counters this connection adds to. */
-  counters?: RequestCounters;
-  /** Where refused requests (FCGI_OVERLOADED) are counted; default: one log line each. */
-  refusals?: RefusalLog;
-}
 
 /** Events: `'idle'` when the last active request settles, `'close'` once when the socket is gone. */
 export interface FastCgiConnectionEvents {
@@ -82,8 +40,6 @@ export interface FastCgiConnectionEvents {
 
 /** How long a closing connection waits for the peer to read the last records and close its side. */
 export const CLOSE_LINGER_MS = 5000;
-
-const ALL_ROLES: readonly Role[] = [Role.Responder, Role.Authorizer, Role.Filter];
 
 /**
  * Serves FastCGI 1.0 on one socket: parses records, runs `app` per request, answers management records, and
@@ -104,8 +60,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private readonly live = new Set<FastCgiRequest>();
   private readPausers = 0;
   private waitingDrain = false;
-  private corked = false;
-  private drainPromise: Promise<void> | undefined;
+  private readonly writer: ConnectionWriter;
   private draining = false;
   private stopping = false;
   private closing = false;
@@ -117,8 +72,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   private idleSince = this.openedAt;
   private begunAny = false;
   private firstRequest: FastCgiRequest | undefined;
-  private readonly requestTimeoutMs: number;
-  private readonly slowRequestMs: number;
+  private readonly deadlines: RequestDeadlines;
   private readonly counters: RequestCounters;
   private readonly refusals: RefusalLog | undefined;
   private readonly watchdog: ReturnType<typeof setInterval>;
@@ -131,31 +85,29 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     this.multiplex = options.multiplex ?? true;
     this.multiprocess = options.multiprocess ?? false;
     this.roles = options.roles ?? ALL_ROLES;
-    this.values = {
-      maxConns: options.values?.maxConns ?? 1,
-      maxReqs: options.values?.maxReqs ?? (this.multiplex ? this.limits.maxRequestsPerConnection : 1),
-    };
+    this.values = resolveManagementValues(options.values, this.multiplex, this.limits);
     this.gate = options.gate;
     this.logLine = options.log ?? logToStderr;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 0;
-    this.slowRequestMs = options.slowRequestMs ?? 0;
-    this.counters = options.counters ?? { accepted: 0, slow: 0 };
+    const counters = options.counters ?? { accepted: 0, slow: 0 };
+    this.counters = counters;
+    this.deadlines = new RequestDeadlines(
+      this.limits,
+      options.requestTimeoutMs ?? 0,
+      options.slowRequestMs ?? 0,
+      counters,
+      this.logLine,
+    );
     this.refusals = options.refusals;
     this.parser = new RecordParser(this.onRecord);
+    this.writer = new ConnectionWriter(socket, () => this.closing || this.closed);
     // Small records answer small requests: Nagle + delayed ACK would add 40 ms to each (PHP-FPM sets it too).
     (socket as Partial<Socket>).setNoDelay?.(true);
     socket.on('data', this.onData);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
     socket.on('end', this.onEnd);
-    // One coarse timer per connection checks both deadlines, instead of a timer armed per request.
-    const period = [this.requestTimeoutMs, this.slowRequestMs]
-      .filter((ms) => ms > 0)
-      .reduce(
-        (shortest, ms) => Math.min(shortest, Math.max(5, Math.floor(ms / 4))),
-        deadlineCheckPeriod(this.limits),
-      );
-    this.watchdog = setInterval(this.checkDeadlines, period);
+    // One coarse timer per connection checks every deadline, instead of a timer armed per request.
+    this.watchdog = setInterval(this.checkDeadlines, this.deadlines.period);
     this.watchdog.unref();
   }
 
@@ -177,7 +129,10 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   /** Graceful stop: keep serving what is in flight, close the connection as soon as no request is active. */
   closeWhenIdle(): void {
     this.draining = true;
-    if (this.live.size === 0) this.endSocket();
+    // One accepted but not begun yet has its first request on the way (a web server writes it right after the
+    // connect): closing now would lose it with no retry, as a pool stops workers under load (issue 10). It ends
+    // when that request does, or at the params deadline.
+    if (this.live.size === 0 && this.begunAny) this.endSocket();
   }
 
   /** Hard stop: every active request is aborted (END_REQUEST sent) and the connection closed. */
@@ -190,35 +145,23 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
   // RequestHost -------------------------------------------------------------------------------------------
 
   write(bytes: Uint8Array): void {
-    if (this.closing || this.closed || this.socket.writableEnded) return;
-    // Responses that finish in the same turn (multiplexed requests, a reply per record) leave in one writev.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
-    }
-    this.socket.write(bytes);
+    this.writer.write(bytes);
   }
 
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.socket.uncork();
-  };
+  flushSoon(request: FastCgiRequest): void {
+    this.writer.flushSoon(request);
+  }
 
   get needDrain(): boolean {
-    return this.socket.writableNeedDrain;
+    return this.writer.needDrain;
   }
 
   get writableLength(): number {
-    return this.socket.writableLength;
+    return this.writer.writableLength;
   }
 
   drained(): Promise<void> {
-    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
-    this.drainPromise ??= drainedOrClosed(this.socket).then(() => {
-      this.drainPromise = undefined;
-    });
-    return this.drainPromise;
+    return this.writer.drained(this.closed);
   }
 
   pauseReading(): void {
@@ -253,14 +196,8 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   // Socket events ----------------------------------------------------------------------------------------
 
-  // Never throws: whatever a record does wrong closes this connection only, with one log line.
   private readonly onData = (chunk: Buffer): void => {
-    try {
-      this.parser.push(chunk);
-    } catch (error) {
-      this.fail(error);
-      return;
-    }
+    this.writer.inChunk(chunk, this.parse);
     // Replies queued faster than the peer reads them: stop reading until they drain (bounded memory).
     if (!this.waitingDrain && !this.closing && this.socket.writableNeedDrain) {
       this.waitingDrain = true;
@@ -269,6 +206,15 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
         this.waitingDrain = false;
         this.resumeReading();
       });
+    }
+  };
+
+  // Never throws: whatever a record does wrong closes this connection only, with one log line.
+  private readonly parse = (chunk: Buffer): void => {
+    try {
+      this.parser.push(chunk);
+    } catch (error) {
+      this.fail(error);
     }
   };
 
@@ -302,48 +248,13 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
       return;
     }
     if (this.live.size === 0) {
-      // A fresh connection gets the params deadline for its first complete request; a kept-alive one the idle limit.
-      const limit = this.begunAny ? this.limits.idleTimeoutMs : this.limits.paramsTimeoutMs;
-      if (now - this.idleSince < limit) return;
-      if (this.begunAny) this.endSocket();
-      else
-        this.fail(
-          new ProtocolError(
-            'ERR_FCGI_PARAMS_TIMEOUT',
-            `tsgi fastcgi: no complete request: FCGI_BEGIN_REQUEST and FCGI_PARAMS not complete after ${limit} ms (paramsTimeoutMs)`,
-          ),
-        );
+      const verdict = this.deadlines.checkIdle(now, this.idleSince, this.begunAny);
+      if (verdict === 'end') this.endSocket();
+      else if (verdict !== undefined) this.fail(verdict);
       return;
     }
-    for (const request of this.live) {
-      if (request.awaitingParams) {
-        // The first request's deadline counts from the accept: bytes before BEGIN_REQUEST cannot push it on.
-        const since = request === this.firstRequest ? this.openedAt : request.beganAt;
-        if (now - since < this.limits.paramsTimeoutMs) continue;
-        this.fail(
-          new ProtocolError(
-            'ERR_FCGI_PARAMS_TIMEOUT',
-            `tsgi fastcgi: FCGI_PARAMS of request ${request.id} not complete after ${this.limits.paramsTimeoutMs} ms (paramsTimeoutMs)`,
-          ),
-        );
-        return;
-      }
-      if (request.isEnded) continue;
-      const running = now - request.beganAt;
-      if (this.slowRequestMs > 0 && running >= this.slowRequestMs && !request.slowLogged) {
-        request.slowLogged = true;
-        this.counters.slow++;
-        this.log(
-          `tsgi fastcgi: slow request: ${request.describe()} running for ${formatSeconds(running)} (pid ${process.pid})`,
-        );
-      }
-      if (this.requestTimeoutMs > 0 && running >= this.requestTimeoutMs) {
-        this.log(
-          `tsgi fastcgi: request timeout: ${request.describe()} stopped after ${formatSeconds(running)} (--request-timeout)`,
-        );
-        request.timeOut(this.requestTimeoutMs);
-      }
-    }
+    const late = this.deadlines.checkRequests(this.live, now, this.firstRequest, this.openedAt);
+    if (late !== undefined) this.fail(late);
   };
 
   // Records ----------------------------------------------------------------------------------------------
@@ -428,16 +339,10 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     if ((flags & Flags.KeepConn) === 0 && this.byId.size === 0) this.endSocket();
   }
 
-  // §4.1: answer exactly the variables asked that are known, in the order asked; unknown names are left out.
+  // §4.1: management records carry the null id; a GET_VALUES for a request id is not one (ignored).
   private getValues(id: number, content: Uint8Array): void {
     if (id !== FCGI_NULL_REQUEST_ID) return;
-    const answers = new Map<string, string>();
-    decodePairs(content, (name) => {
-      if (name === ManagementVariable.MaxConns) answers.set(name, String(this.values.maxConns));
-      else if (name === ManagementVariable.MaxReqs) answers.set(name, String(this.values.maxReqs));
-      else if (name === ManagementVariable.MpxsConns) answers.set(name, this.multiplex ? '1' : '0');
-    });
-    this.write(encodeRecord(RecordType.GetValuesResult, FCGI_NULL_REQUEST_ID, encodePairs(answers)));
+    this.write(answerGetValues(content, this.values, this.multiplex));
   }
 
   // Closing ----------------------------------------------------------------------------------------------
@@ -455,6 +360,7 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
 
   private endSocket(): void {
     if (this.closing) return;
+    this.writer.writeBatch(); // the last END_REQUEST of a chunk, before the FIN
     this.closing = true;
     this.parser.stop();
     this.closingAt = Date.now();
@@ -463,10 +369,6 @@ export class FastCgiConnection extends EventEmitter<FastCgiConnectionEvents> imp
     // Destroying at once could reset the connection before the peer has read the last END_REQUEST.
     this.socket.end();
   }
-}
-
-function formatSeconds(ms: number): string {
-  return `${(ms / 1000).toFixed(1)} s`;
 }
 
 /** Serves FastCGI on `socket` with `app`; shorthand for `new FastCgiConnection(socket, app, options)`. */

@@ -28,13 +28,8 @@ export {
   type SocketFileOptions,
 } from './listen.js';
 export { parseWebServerAddrs, type PeerFilter } from './web-server-addrs.js';
-export {
-  FastCgiConnection,
-  serveConnection,
-  type ConnectionOptions,
-  type ManagementValues,
-  type RequestGate,
-} from './connection.js';
+export { FastCgiConnection, serveConnection } from './connection.js';
+export type { ConnectionOptions, ManagementValues, RequestGate } from './connection-options.js';
 export {
   fromFastCgi,
   type FastCgiApplication,

@@ -111,8 +111,29 @@ function malformed(detail: string): ProtocolError {
  */
 export function decodePairs(bytes: Uint8Array, visit: (name: string, value: string) => void): void {
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  scanPairs(buffer, visit, undefined);
+}
+
+// The strings of the last FCGI_PARAMS stream, by position. A web server sends the same names in the same order
+// on every request, and most values again (the server's address, the document root, "GET"), so the string at
+// the same position is compared byte by byte first: one pass, where interning hashes and then compares (issue
+// 13: decoding was the largest JS cost of a hello request). Bounded: the first RECALL_PAIRS pairs, short values.
+const RECALL_PAIRS = 64;
+const RECALL_MAX_LENGTH = 256;
+interface Recall {
+  readonly names: string[];
+  readonly values: string[];
+}
+const recalled: Recall = { names: [], values: [] };
+
+function scanPairs(
+  buffer: Buffer,
+  visit: (name: string, value: string) => void,
+  recall: Recall | undefined,
+): void {
   const end = buffer.length;
   let at = 0;
+  let index = 0;
   while (at < end) {
     let nameLength = buffer[at]!;
     if (nameLength > FCGI_SHORT_LENGTH_MAX) {
@@ -130,11 +151,37 @@ export function decodePairs(bytes: Uint8Array, visit: (name: string, value: stri
     if (nameLength > end - at || valueLength > end - at - nameLength) {
       throw malformed(`pair of ${nameLength}+${valueLength} bytes runs past the end of the stream`);
     }
-    const name = latin1At(buffer, at, at + nameLength);
+    const recallHere = recall !== undefined && index < RECALL_PAIRS;
+    const name = recallHere
+      ? recallAt(recall.names, index, buffer, at, nameLength)
+      : latin1At(buffer, at, at + nameLength);
     at += nameLength;
-    visit(name, latin1At(buffer, at, at + valueLength));
+    const value =
+      recallHere && valueLength <= RECALL_MAX_LENGTH
+        ? recallAt(recall.values, index, buffer, at, valueLength)
+        : latin1At(buffer, at, at + valueLength);
     at += valueLength;
+    index++;
+    visit(name, value);
   }
+}
+
+// The string remembered at `index` when its bytes are the ones at `start`, else the decoded one (remembered next).
+function recallAt(list: string[], index: number, buffer: Buffer, start: number, length: number): string {
+  const known = list[index];
+  if (known !== undefined && known.length === length) {
+    let same = true;
+    for (let i = 0; i < length; i++) {
+      if (known.charCodeAt(i) !== buffer[start + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return known;
+  }
+  const text = latin1At(buffer, start, start + length);
+  list[index] = text;
+  return text;
 }
 
 /**
@@ -175,10 +222,15 @@ export class ParamsDecoder {
     this.chunks.length = 0;
     const names: string[] = [];
     const values: string[] = [];
-    decodePairs(bytes, (name, value) => {
-      names.push(name);
-      values.push(value);
-    });
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    scanPairs(
+      buffer,
+      (name, value) => {
+        names.push(name);
+        values.push(value);
+      },
+      recalled,
+    );
     return varsObject(names, values);
   }
 }

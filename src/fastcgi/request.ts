@@ -41,6 +41,8 @@ export interface RequestHost {
   readonly multiprocess: boolean;
   /** Writes bytes to the socket (dropped once it is closed). */
   write(bytes: Uint8Array): void;
+  /** Calls `request.flushPending()` once this turn's other work is done (one tick per connection, not per request). */
+  flushSoon(request: FastCgiRequest): void;
   /** True while the socket's write buffer is over its high-water mark. */
   readonly needDrain: boolean;
   /** Bytes waiting in the socket's write buffer. */
@@ -228,7 +230,7 @@ export class FastCgiRequest implements ResponseSink {
           'tsgi.fastcgi.keep_conn': this.keepConn,
         },
       },
-      extra: this.data === undefined ? undefined : this.dataInput,
+      extra: this.data === undefined ? undefined : (vars) => this.dataInput(vars),
       cancellation: this.cancellation,
     }).then(() => {
       this.running = false;
@@ -240,14 +242,14 @@ export class FastCgiRequest implements ResponseSink {
 
   // §6.4 (Filter role): FCGI_DATA_LENGTH is the file's size; the data input ends there like the body at
   // CONTENT_LENGTH (a bad one refuses the request as a bad CONTENT_LENGTH does).
-  private readonly dataInput = (
-    vars: Readonly<Record<string, string | undefined>>,
-  ): Record<string, unknown> => ({
-    'tsgi.fastcgi.data': createInput(this.data?.source, {
-      contentLength: parseContentLength(vars.FCGI_DATA_LENGTH),
-      inputTerminated: true,
-    }),
-  });
+  private dataInput(vars: Readonly<Record<string, string | undefined>>): Record<string, unknown> {
+    return {
+      'tsgi.fastcgi.data': createInput(this.data?.source, {
+        contentLength: parseContentLength(vars.FCGI_DATA_LENGTH),
+        inputTerminated: true,
+      }),
+    };
+  }
 
   // The response is over: body bytes nobody read are dropped (resuming a paused socket), and a late reader
   // gets an error. Skipped when the inputs were read to their end, the common case (an Error costs a stack).
@@ -284,10 +286,11 @@ export class FastCgiRequest implements ResponseSink {
     this.pendingBytes += chunk.length;
     if (this.pendingBytes >= this.host.limits.maxRecordContent) this.flush();
     else if (!this.flushScheduled) {
-      // After the microtasks of this turn: a body produced without real waits is coalesced, and no immediate
-      // is queued (a pending setImmediate makes libuv poll without blocking: one extra epoll per request).
+      // Later in this turn: a body produced without real waits is coalesced, and no immediate is queued (a
+      // pending setImmediate makes libuv poll without blocking: one extra epoll per request). The connection's
+      // one tick does it, and none when the response ends first (a whole body: sendHead, write, end).
       this.flushScheduled = true;
-      process.nextTick(this.flushLater);
+      this.host.flushSoon(this);
     }
     if (this.host.needDrain) return this.host.drained();
   }
@@ -298,10 +301,17 @@ export class FastCgiRequest implements ResponseSink {
     this.writeEnd(ok ? APP_STATUS_OK : APP_STATUS_FAILED);
   }
 
-  private readonly flushLater = (): void => {
+  /** The small writes coalesced since `flushSoon` go out now (nothing once the request has ended). */
+  flushPending(): void {
+    if (!this.flushScheduled) return;
     this.flushScheduled = false;
     this.flush();
-  };
+  }
+
+  /** True while a flush asked for with `flushSoon` has not happened and the request has not ended. */
+  get wantsFlush(): boolean {
+    return this.flushScheduled && !this.ended;
+  }
 
   private flush(): void {
     if (this.pendingBytes === 0 || this.ended) return;

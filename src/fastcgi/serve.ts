@@ -45,6 +45,11 @@ export interface ServeFastCgiOptions extends FastCgiServerOptions {
   maxRequestsPerWorker?: number;
   /** Recycle a worker whose resident memory passes this many bytes. */
   maxWorkerMemoryBytes?: number;
+  /**
+   * A thread in each worker that gives the primary a blocked worker's JavaScript stack and requests
+   * (default true; it costs each worker 9-16 MiB resident).
+   */
+  stackProbe?: boolean;
   /** Answer the status page here (SCRIPT_NAME + PATH_INFO), as FPM's pm.status_path. */
   statusPath?: string;
   /** Answer `pong` here, as FPM's ping.path. */
@@ -137,6 +142,8 @@ export async function serveFastCgi(
       watchdogMs:
         options.watchdogMs ??
         (options.requestTimeoutMs ? options.requestTimeoutMs + 2000 : DEFAULT_WATCHDOG_MS),
+      slowRequestMs: options.slowRequestMs ?? 0,
+      stackProbe: options.stackProbe ?? true,
       maxRequestsPerWorker: options.maxRequestsPerWorker ?? 0,
       maxWorkerMemoryBytes: options.maxWorkerMemoryBytes ?? 0,
       poolName: options.poolName ?? 'tsgi',

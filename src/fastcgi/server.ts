@@ -1,7 +1,8 @@
 // The FastCGI listener: accepts on any number of sockets, keeps the listener-wide limits, stops gracefully.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Application } from '../shared/types.js';
-import { FastCgiConnection, type RequestCounters, type RequestGate } from './connection.js';
+import { FastCgiConnection } from './connection.js';
+import type { RequestCounters, RequestGate } from './connection-options.js';
 import type { FastCgiLimits } from './limits.js';
 import {
   formatListenAddress,
@@ -128,10 +129,30 @@ export class FastCgiServer {
 
   /** The requests running now, oldest first. */
   runningRequests(): RunningRequest[] {
+    return this.running(() => true);
+  }
+
+  /**
+   * Counts the requests running for at least `slowMs` and not slow-logged yet as slow, marks them logged and
+   * returns them: a pool's primary logs those of a worker whose event loop is blocked, with its stack (issue 10),
+   * and the listener must not log them a second time once the loop runs again. A negative `slowMs` claims none.
+   */
+  claimSlowRequests(slowMs: number): RunningRequest[] {
+    if (slowMs < 0) return [];
+    const now = Date.now();
+    return this.running((request) => {
+      if (request.slowLogged || now - request.beganAt < slowMs) return false;
+      request.slowLogged = true;
+      this.counters.slow++;
+      return true;
+    });
+  }
+
+  private running(take: (request: FastCgiRequest) => boolean): RunningRequest[] {
     const running: RunningRequest[] = [];
     for (const connection of this.connections) {
       for (const request of connection.requests() as Iterable<FastCgiRequest>) {
-        if (request.vars === undefined || request.isEnded) continue;
+        if (request.vars === undefined || request.isEnded || !take(request)) continue;
         const [method, uri] = request.describe().split(' ', 2);
         running.push({
           method: method ?? '-',

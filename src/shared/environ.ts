@@ -92,9 +92,36 @@ export function buildEnviron(
   environ['tsgi.input_terminated'] = options.inputTerminated ?? false;
   const signal = options.signal;
   if (typeof signal === 'function') {
-    Object.defineProperty(environ, 'tsgi.signal', { get: signal, enumerable: true, configurable: true });
+    lazySignals.set(environ, signal);
+    Object.defineProperty(environ, 'tsgi.signal', LAZY_SIGNAL);
   } else environ['tsgi.signal'] = signal ?? new AbortController().signal;
   return environ as Environ;
+}
+
+// A lazy tsgi.signal is one getter shared by every environ, which finds the request's function here. A getter per
+// request (the front end's own function) made every environ a V8 dictionary: each new accessor pair forbids
+// sharing the map, and a dictionary costs ~4 KiB and a hash lookup per key read (issue 13).
+const lazySignals = new WeakMap<object, () => AbortSignal>();
+const LAZY_SIGNAL: PropertyDescriptor = {
+  get(this: object): AbortSignal | undefined {
+    return lazySignalOf(this)?.();
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+// The environ's own function, or, read through an object that inherits from it (Object.create(environ)), the
+// function of the environ up its prototype chain.
+function lazySignalOf(start: object): (() => AbortSignal) | undefined {
+  for (
+    let owner: object | null = start;
+    owner !== null;
+    owner = Object.getPrototypeOf(owner) as object | null
+  ) {
+    const signal = lazySignals.get(owner);
+    if (signal !== undefined) return signal;
+  }
+  return undefined;
 }
 
 // Applies the quirks in place, checks CONTENT_LENGTH and fills the required variables that are missing.

@@ -7,7 +7,7 @@ import {
   isBodilessStatus,
 } from './constants.js';
 import { RequestError, TsgiError, ValidationError } from './errors.js';
-import { declaredLength, isFinalStatus, normalizeStatus, parseStatus, validateHeaders } from './headers.js';
+import { isFinalStatus, normalizeStatus, parseStatus, snapshotHeaders } from './headers.js';
 import type { Environ, Header, ResponseOutcome, ResponseSink, StartResponse, Write } from './types.js';
 import { signalCancellation, type Cancellation } from './cancellation.js';
 import { isThenable } from './thenable.js';
@@ -36,8 +36,9 @@ export class Exchange {
   #bytes = 0;
   #ended = false;
   #done = false;
-  #tail: Promise<void> = Promise.resolve();
-  // Writes queued on #tail and not yet settled: while 0, a chunk may be sent at once.
+  // The last send in flight (none until a send has to wait: a promise per response costs, issue 13), and the
+  // writes queued on it and not yet settled: while 0, a chunk may be sent at once.
+  #tail: Promise<void> | undefined;
   #queued = 0;
   #broken: { error: unknown } | undefined;
 
@@ -102,15 +103,11 @@ export class Exchange {
           : `tsgi: status ${code} is out of range; send a status from 200 to 599`,
       );
     }
-    validateHeaders(headers);
-    const copy = headers.map(([name, value]) => [name, value] as const);
-    const lengths = copy.filter(([name]) => name.toLowerCase() === 'content-length');
-    if (lengths.length > 1) {
-      throw new ValidationError('ERR_CONTENT_LENGTH', 'tsgi: more than one Content-Length header; send one');
-    }
-    this.#declaredLength = lengths[0] && declaredLength(lengths[0][1]);
+    const { copy, declaredLength } = snapshotHeaders(headers);
+    this.#declaredLength = declaredLength;
     this.#code = code;
-    this.#status = normalizeStatus(status as string);
+    // Only a bare code needs the phrase; normalizeStatus would parse the status a second time.
+    this.#status = (status as string).length === 3 ? normalizeStatus(status as string) : (status as string);
     this.#headers = copy;
   }
 
@@ -121,7 +118,7 @@ export class Exchange {
    * is thrown (or rejects), and it sticks: every later send and the end of the response fail with it.
    */
   send(chunk: unknown): Promise<void> | undefined {
-    if (this.#queued > 0) return this.#queue(this.#tail.then(() => this.#sendChunk(chunk)));
+    if (this.#queued > 0) return this.#queue(this.#tail!.then(() => this.#sendChunk(chunk)));
     let sending: Promise<void> | undefined;
     try {
       sending = this.#sendChunk(chunk);
@@ -229,7 +226,7 @@ export class Exchange {
    * body. Undefined when all of it was done at once.
    */
   complete(): Promise<void> | undefined {
-    if (this.#queued > 0) return this.#tail.then(() => this.#completeNow());
+    if (this.#queued > 0) return this.#tail!.then(() => this.#completeNow());
     return this.#completeNow();
   }
 

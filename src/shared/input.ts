@@ -3,6 +3,7 @@ import { RequestError } from './errors.js';
 import type { Input } from './types.js';
 
 const EMPTY = new Uint8Array(0);
+const SETTLED: Promise<unknown> = Promise.resolve();
 // Decimal digits only: no sign, exponent, space or list (RFC 9110 §8.6 Content-Length = 1*DIGIT). Anything else
 // is how request smuggling starts, so it is refused rather than "parsed leniently".
 const DECIMAL = /^[0-9]+$/;
@@ -64,7 +65,8 @@ class BodyReader implements Input {
   #received = 0;
   #expected: number | undefined;
   #failure: Error | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
+  // The last read queued; none until the app reads (a promise per request costs, and most hellos never read).
+  #queue: Promise<unknown> | undefined;
 
   constructor(source: AsyncIterable<Uint8Array> | undefined, options: InputOptions) {
     this.#source = source;
@@ -93,7 +95,7 @@ class BodyReader implements Input {
 
   // Reads run one after another, so two concurrent `read()` calls never interleave bytes.
   #serialize<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.#queue.then(task);
+    const result = (this.#queue ?? SETTLED).then(task);
     this.#queue = result.catch(() => undefined);
     return result;
   }

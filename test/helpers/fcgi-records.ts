@@ -2,7 +2,8 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import type { Application } from '../../src/shared/types.js';
-import { FastCgiConnection, type ConnectionOptions } from '../../src/fastcgi/connection.js';
+import { FastCgiConnection } from '../../src/fastcgi/connection.js';
+import type { ConnectionOptions } from '../../src/fastcgi/connection-options.js';
 
 // The golden-bytes builders live once, in the conformance kit (written from the spec, not from protocol.ts).
 export {

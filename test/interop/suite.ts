@@ -162,16 +162,24 @@ export function addInteropTests(
       });
 
       it('streams a response: the first chunk arrives before the handler has finished', async () => {
-        const started = Date.now();
-        const response = await transport.request({ method: 'GET', path: '/stream' });
-        const arrivals: [string, number][] = [];
-        for await (const chunk of response.chunks)
-          arrivals.push([Buffer.from(chunk).toString(), Date.now() - started]);
-        expect(arrivals.map(([text]) => text).join('')).toBe('first\nsecond\n');
-        const firstAt = arrivals.find(([text]) => text.includes('first'))![1];
-        const lastAt = arrivals.at(-1)![1];
-        // The handler waits 300 ms between the two lines; buffered, both would arrive together.
-        expect(lastAt - firstAt).toBeGreaterThanOrEqual(150);
+        // The handler waits 300 ms between the two lines; buffered, both arrive together (a gap of ~0 ms) on
+        // every try. Streamed, the gap is ~300 ms, less only when a loaded machine delays the first chunk's
+        // delivery, which does not repeat: so up to three tries, and the test fails only if none shows a gap.
+        const gaps: number[] = [];
+        for (let attempt = 0; attempt < 3 && !gaps.some((gap) => gap >= 150); attempt++) {
+          const started = Date.now();
+          const response = await transport.request({ method: 'GET', path: '/stream' });
+          const arrivals: [string, number][] = [];
+          for await (const chunk of response.chunks)
+            arrivals.push([Buffer.from(chunk).toString(), Date.now() - started]);
+          expect(arrivals.map(([text]) => text).join('')).toBe('first\nsecond\n');
+          const firstAt = arrivals.find(([text]) => text.includes('first'))![1];
+          gaps.push(arrivals.at(-1)![1] - firstAt);
+        }
+        expect(
+          gaps.some((gap) => gap >= 150),
+          `gaps between the chunks: ${gaps.join(', ')} ms`,
+        ).toBe(true);
       });
 
       it('sends two Set-Cookie headers as two headers', async () => {

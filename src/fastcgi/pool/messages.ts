@@ -18,6 +18,8 @@ export interface WorkerSetup {
   readonly umask: number;
   /** Recycle after this many requests (jitter already added); 0: never. */
   readonly maxRequests: number;
+  /** The pipe the primary asks the stack probe on (after the listening sockets); absent: no probe. */
+  readonly probeFd?: number;
 }
 
 /** A worker's counters and what it is doing, sent every REPORT_INTERVAL_MS. */

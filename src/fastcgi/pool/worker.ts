@@ -10,6 +10,7 @@ import {
   type WorkerReport,
   type WorkerSetup,
 } from './messages.js';
+import { startStackProbe } from './stack-probe.js';
 
 /** True in a process the pool's primary started. */
 export function isPoolWorker(): boolean {
@@ -51,6 +52,12 @@ export function runWorkerDuties(
   setup: WorkerSetup,
   onStop: (abort: boolean) => void,
 ): { askStatus(): Promise<PoolSnapshot>; requestStarting(): void } {
+  if (setup.probeFd !== undefined) {
+    startStackProbe(setup.probeFd, {
+      running: () => server.runningRequests(),
+      claimSlow: (slowMs) => server.claimSlowRequests(slowMs),
+    });
+  }
   let recycleAsked = false;
   let reportedAt = 0;
   const heartbeat = setInterval(() => {

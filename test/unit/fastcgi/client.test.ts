@@ -1,7 +1,7 @@
 // The FastCGI client against the listener: multiplexing, streams both ways, management, aborts, CGI parsing.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectFastCgi, parseCgiResponse, type FastCgiClient } from '../../../src/fastcgi/client.js';
-import type { ConnectionOptions } from '../../../src/fastcgi/connection.js';
+import type { ConnectionOptions } from '../../../src/fastcgi/connection-options.js';
 import { ProtocolStatus, Role } from '../../../src/fastcgi/protocol.js';
 import type { Application } from '../../../src/shared/types.js';
 import { GET_VARS, record, startListener, type TestListener } from '../../helpers/fcgi-records.js';

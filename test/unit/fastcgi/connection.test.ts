@@ -1,7 +1,7 @@
 // One FastCGI connection over real TCP, driven with hand-made records: roles, streams, keep-conn, multiplexing.
 import { describe, expect, it } from 'vitest';
 import { authorizerVariable } from '../../../src/fastcgi/authorizer.js';
-import type { ConnectionOptions } from '../../../src/fastcgi/connection.js';
+import type { ConnectionOptions } from '../../../src/fastcgi/connection-options.js';
 import type { Application, Environ, Input } from '../../../src/shared/types.js';
 import {
   GET_VARS,

@@ -282,6 +282,34 @@ describe('ParamsDecoder', () => {
     expect(first).toEqual({ A: '1', B: '2' });
   });
 
+  it('decodes the bytes of each stream when a value differs from the last stream at the same place', () => {
+    // The decoder compares against the last stream's strings by position first (issue 13).
+    const decode = (...list: [string, string][]): Record<string, string> => {
+      const decoder = new ParamsDecoder(4096);
+      decoder.push(pairs(...list));
+      return decoder.finish();
+    };
+    const long = 'x'.repeat(300);
+    expect(decode(['REMOTE_PORT', '41946'], ['LONG', long], ['EMPTY', ''])).toEqual({
+      REMOTE_PORT: '41946',
+      LONG: long,
+      EMPTY: '',
+    });
+    expect(decode(['REMOTE_PORT', '41947'], ['LONG', `${long.slice(1)}y`], ['EMPTY', 'now'])).toEqual({
+      REMOTE_PORT: '41947',
+      LONG: `${long.slice(1)}y`,
+      EMPTY: 'now',
+    });
+    expect(decode(['REMOTE_PORS', '41947'], ['\xff', '\xe9t\xe9'])).toEqual({
+      REMOTE_PORS: '41947',
+      '\xff': '\xe9t\xe9',
+    });
+    const many = Array.from({ length: 80 }, (_, i): [string, string] => [`N${i}`, `v${i}`]);
+    decode(...many);
+    const changed = many.map(([name, value]): [string, string] => [name, `${value}!`]);
+    expect(decode(...changed)).toEqual(Object.fromEntries(changed));
+  });
+
   it('throws ProtocolError once the stream passes maxParamsBytes', () => {
     const decoder = new ParamsDecoder(100);
     decoder.push(new Uint8Array(100));
