@@ -5,6 +5,7 @@
 // `new Request(input)` and `fetch(input)` (its private state is missing): the globals installed with this
 // class (./globals.ts) hand those the platform Request instead, so a proxying app keeps working.
 import { headersOf } from './header-pairs.js';
+import { delegateMembers } from './delegate-members.js';
 
 /** What a lightweight Request is made of; `body()` is called at most once, when a member needs the body. */
 export interface RequestParts {
@@ -91,32 +92,9 @@ export function makeLightRequest(NativeRequest: typeof Request, Base: typeof Req
     }
 
     static {
-      const proto = NativeRequest.prototype as unknown as Record<PropertyKey, unknown>;
-      for (const key of Reflect.ownKeys(proto)) {
-        if (typeof key === 'string' && OWN_MEMBERS.has(key)) continue;
-        if (key === Symbol.toStringTag) continue;
-        const descriptor = Object.getOwnPropertyDescriptor(proto, key)!;
-        if (descriptor.get !== undefined) {
-          const getter = descriptor.get;
-          Object.defineProperty(LightRequest.prototype, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            get(this: LightRequest) {
-              return getter.call(this.#native());
-            },
-          });
-        } else if (typeof descriptor.value === 'function') {
-          const method = descriptor.value as (...args: unknown[]) => unknown;
-          Object.defineProperty(LightRequest.prototype, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            writable: true,
-            value: function (this: LightRequest, ...args: unknown[]) {
-              return method.apply(this.#native(), args);
-            },
-          });
-        }
-      }
+      delegateMembers(LightRequest.prototype, NativeRequest.prototype, OWN_MEMBERS, (self: LightRequest) =>
+        self.#native(),
+      );
     }
   }
   // `instanceof Request` holds, for the platform's class and for the installed global.

@@ -7,6 +7,7 @@
 // Every member that needs more than status, statusText and headers builds the platform Response once
 // (`#real`) and answers from it, so a middleware that reads `body`, `clone()`s or `text()`s sees a real one.
 import { headerPairs, headersOf, type HeaderPairs } from './header-pairs.js';
+import { delegateMembers } from './delegate-members.js';
 
 /** What the bridge writes without a platform Response: status, header pairs and the body's bytes. */
 export interface ResponseParts {
@@ -157,32 +158,9 @@ export function makeLightResponse(NativeResponse: typeof Response): LightRespons
     static {
       // Every other member (body, clone, text, json, arrayBuffer, blob, formData, bytes, type, url, redirected,
       // and those a later Node adds) answers from the platform object, so none of them meets a missing brand.
-      const proto = NativeResponse.prototype as unknown as Record<PropertyKey, unknown>;
-      for (const key of Reflect.ownKeys(proto)) {
-        if (typeof key === 'string' && OWN_MEMBERS.has(key)) continue;
-        if (key === Symbol.toStringTag) continue;
-        const descriptor = Object.getOwnPropertyDescriptor(proto, key)!;
-        if (descriptor.get !== undefined) {
-          const getter = descriptor.get;
-          Object.defineProperty(LightResponse.prototype, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            get(this: LightResponse) {
-              return getter.call(this.#native());
-            },
-          });
-        } else if (typeof descriptor.value === 'function') {
-          const method = descriptor.value as (...args: unknown[]) => unknown;
-          Object.defineProperty(LightResponse.prototype, key, {
-            configurable: true,
-            enumerable: descriptor.enumerable ?? false,
-            writable: true,
-            value: function (this: LightResponse, ...args: unknown[]) {
-              return method.apply(this.#native(), args);
-            },
-          });
-        }
-      }
+      delegateMembers(LightResponse.prototype, NativeResponse.prototype, OWN_MEMBERS, (self: LightResponse) =>
+        self.#native(),
+      );
     }
   }
   // `instanceof Response` (the platform's) holds for its instances, and the statics (json, redirect, error) are
