@@ -102,7 +102,9 @@ describe.skipIf(!hasTool('nginx', 'nginx') /* throws under CI=true */)('doctor b
 
   it('passes the nginx-split-path-info recipe: PATH_INFO survives try_files, no Proxy header, Authorization arrives', async () => {
     const result = await doctorBehind(splitRecipe, '/hello.tsgi');
-    expect(result.stdout).toContain('ok    request-ok: the request carried everything tsgi needs');
+    expect(result.stdout, result.stderr).toContain(
+      'ok    request-ok: the request carried everything tsgi needs',
+    );
     expect(result.stdout).toContain('0 error(s), 0 warning(s)');
     expect(result.code).toBe(0);
   });

@@ -24,15 +24,39 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1, as the kernel hands it out. */
+/**
+ * A TCP port on 127.0.0.1 that nothing listens on, for a server this test starts next. Taken below the kernel's
+ * ephemeral range (net.ipv4.ip_local_port_range): a port from bind(0) is an ephemeral one, which any outgoing
+ * connection of a test file running in parallel (a load loop opens thousands) may take as its local port
+ * before the server binds it. (One full CI run had `tsgi doctor` behind nginx print nothing, most likely for
+ * this reason: no other test of that file failed.)
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const low = ephemeralLow();
+  const first = Math.max(1024, low - 12_000);
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = first + Math.floor(Math.random() * (low - first));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`freePort: no free port found in ${first}-${low - 1}`);
+}
+
+/** The first port of the kernel's ephemeral range. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    if (low > 2048) return low;
+  } catch {
+    // not Linux: Linux's default below
+  }
+  return 32768;
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
