@@ -85,16 +85,7 @@ function latin1At(buffer: Buffer, start: number, end: number): string {
   let hash = 0x811c9dc5 ^ length;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ buffer[i]!, 0x01000193);
   const known = interned.get(hash);
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (known.charCodeAt(i) !== buffer[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
-  }
+  if (known !== undefined && sameLatin1(known, buffer, start, length)) return known;
   const text = latin1Slice.call(buffer, start, end);
   if (known === undefined && interned.size < INTERN_MAX_ENTRIES) interned.set(hash, text);
   return text;
@@ -166,19 +157,17 @@ function scanPairs(
   }
 }
 
+// Whether `known` is the latin1 decoding of the `length` bytes at `start` (a string compare without decoding).
+function sameLatin1(known: string, buffer: Buffer, start: number, length: number): boolean {
+  if (known.length !== length) return false;
+  for (let i = 0; i < length; i++) if (known.charCodeAt(i) !== buffer[start + i]) return false;
+  return true;
+}
+
 // The string remembered at `index` when its bytes are the ones at `start`, else the decoded one (remembered next).
 function recallAt(list: string[], index: number, buffer: Buffer, start: number, length: number): string {
   const known = list[index];
-  if (known !== undefined && known.length === length) {
-    let same = true;
-    for (let i = 0; i < length; i++) {
-      if (known.charCodeAt(i) !== buffer[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return known;
-  }
+  if (known !== undefined && sameLatin1(known, buffer, start, length)) return known;
   const text = latin1At(buffer, start, start + length);
   list[index] = text;
   return text;
