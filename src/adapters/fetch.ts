@@ -1,6 +1,7 @@
 // tsgi/adapters/fetch: fetch-style handlers (Hono, itty-router…) as tsgi apps: environ → Request, Response → body.
 import { HOP_BY_HOP_HEADERS } from '../shared/constants.js';
 import { requestOrigin } from '../shared/environ.js';
+import { isToken } from '../shared/headers.js';
 import { parseContentLength } from '../shared/input.js';
 import { rawHeadersOf, requestTarget } from '../shared/request-target.js';
 import { isThenable } from '../shared/thenable.js';
@@ -120,13 +121,12 @@ export function environToRequest(environ: Environ, onInputError?: (error: unknow
 // Methods Fetch writes upper-case whatever their case ("normalize a method"), and those it refuses.
 const NORMALIZED_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
-const METHOD_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** The method as `new Request` makes it, or a TypeError where `new Request` throws one. */
 function fetchMethod(method: string): string {
   if (method === 'GET' || method === 'POST' || method === 'HEAD') return method;
   const upper = method.toUpperCase();
-  if (!METHOD_TOKEN.test(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
+  if (!isToken(method)) throw new TypeError(`'${method}' is not a valid HTTP method.`);
   if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${method}' HTTP method is unsupported.`);
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }

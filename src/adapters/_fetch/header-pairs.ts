@@ -1,7 +1,6 @@
 // A HeadersInit as flat [name, value, …] pairs, checked the way `new Headers(init)` checks it, without building one.
+import { isToken } from '../../shared/headers.js';
 
-/** A header name: an RFC 9110 §5.1 token (Fetch: "a header name"). */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** What a value may not hold once its leading and trailing HTTP whitespace is gone (Fetch "header value"), or a
  * code point a ByteString cannot carry (WebIDL ByteString conversion throws for it). */
 const BAD_VALUE = /[\0\r\n]|[^\0-\xff]/;
@@ -16,7 +15,7 @@ export interface HeaderPairs {
 }
 
 function push(flat: string[], name: unknown, value: unknown): boolean {
-  if (typeof name !== 'string' || typeof value !== 'string' || !TOKEN.test(name)) return false;
+  if (typeof name !== 'string' || typeof value !== 'string' || !isToken(name)) return false;
   const first = value.charCodeAt(0);
   const last = value.charCodeAt(value.length - 1);
   // HTTP whitespace is \t \n \r and space (all ≤ 0x20); most values have none at either end.
