@@ -37,12 +37,18 @@ describe('the pool as running processes', () => {
       .poll(() => childrenOf(listener.pid).includes(Number(pid)), { timeout: 15_000, interval: 100 })
       .toBe(false);
     await expect.poll(() => childrenOf(listener.pid).length, { timeout: 15_000, interval: 100 }).toBe(2);
-    const served = load.outcomes.length;
-    await expect.poll(() => load.outcomes.length, { timeout: 10_000 }).toBeGreaterThan(served + 50);
+    // The replacement serves: its pid shows among the answers. (Polled: which worker accepts a connection is
+    // the kernel's choice, so a fixed number of further requests may all go to the other old worker.)
+    const replacement = childrenOf(listener.pid).filter((child) => !before.includes(child));
+    expect(replacement).toHaveLength(1);
+    await expect
+      .poll(() => load.outcomes.some((o) => o.body.split(' ')[1] === String(replacement[0])), {
+        timeout: 15_000,
+        interval: 100,
+      })
+      .toBe(true);
     const outcomes = await load.stop();
     expect(outcomes.filter((o) => o.status !== 200)).toEqual([]);
-    // Served by the replacement after it: a third pid among the answers.
-    expect(new Set(outcomes.map((o) => o.body.split(' ')[1])).size).toBeGreaterThanOrEqual(3);
     // Replaced once: the new worker is small again.
     expect(listener.log().match(/recycling worker/g)).toHaveLength(1);
   });
